@@ -1,0 +1,85 @@
+"""Errors of the HTTP <-> NATS hop, each carrying the HTTP status it maps to.
+
+::
+
+    NatsgateError
+    +-- ClientError             the request itself is at fault (4xx)
+    |   +-- BadRequest          400: malformed path, header or body
+    |   +-- PayloadTooLarge     413: body over the route's limit or the server's max_payload
+    |   +-- URITooLong          414: subject or path over the limit
+    +-- UpstreamError           the service could not answer properly (5xx)
+        +-- UpstreamConnectError  502: HTTP upstream refused or unreachable
+        +-- BadReply              502: reply that does not decode
+        +-- NoResponders          503: nobody subscribes to the subject
+        +-- UpstreamUnavailable   503: NATS connection down, service overloaded
+        +-- UpstreamTimeout       504: no reply within the route's timeout
+
+Library errors (aiohttp, nats-py) are translated into these at the transport
+edge, so the gateway maps a failure to a status in exactly one place.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadReply",
+    "BadRequest",
+    "ClientError",
+    "NatsgateError",
+    "NoResponders",
+    "PayloadTooLarge",
+    "URITooLong",
+    "UpstreamConnectError",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+]
+
+
+class NatsgateError(Exception):
+    """Base of every error natsgate maps to an HTTP status."""
+
+    status: int = 500
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ClientError(NatsgateError):
+    status = 400
+
+
+class BadRequest(ClientError):
+    status = 400
+
+
+class PayloadTooLarge(ClientError):
+    status = 413
+
+
+class URITooLong(ClientError):
+    status = 414
+
+
+class UpstreamError(NatsgateError):
+    status = 502
+
+
+class UpstreamConnectError(UpstreamError):
+    status = 502
+
+
+class BadReply(UpstreamError):
+    status = 502
+
+
+class NoResponders(UpstreamError):
+    status = 503
+
+
+class UpstreamUnavailable(UpstreamError):
+    status = 503
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
