@@ -17,7 +17,7 @@ line of each name. Two small seams give natsgate every line both ways:
 from __future__ import annotations
 
 import logging
-from collections.abc import ItemsView, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from nats.aio.client import Client as _NatsClient
@@ -42,20 +42,9 @@ class HeaderLines(dict[str, str]):
         self.lines = list(lines)
         super().__init__(self.lines)
 
-    def items(self) -> ItemsView[str, str]:
-        return _LinesView(self)
-
-
-class _LinesView(ItemsView[str, str]):
-    def __iter__(self) -> Any:
-        mapping = self._mapping
-        assert isinstance(mapping, HeaderLines)
-        return iter(mapping.lines)
-
-    def __len__(self) -> int:
-        mapping = self._mapping
-        assert isinstance(mapping, HeaderLines)
-        return len(mapping.lines)
+    def items(self) -> list[tuple[str, str]]:  # type: ignore[override]
+        # nats-py writes one header line per item: give it every line.
+        return list(self.lines)
 
 
 def _parse_lines(raw: bytes) -> list[tuple[str, str]]:
