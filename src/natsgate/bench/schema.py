@@ -38,6 +38,7 @@ __all__ = [
     "Sweep",
     "SweepPoint",
     "TimelinePoint",
+    "Transport",
     "TransportSummary",
     "Trial",
 ]

@@ -1,0 +1,141 @@
+"""``natsgate bench``: the main job, from an empty machine to a report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from natsgate.bench.runner import GATEWAY_TRANSPORTS, BenchSettings, run_bench
+from natsgate.bench.scenarios import SCENARIOS
+from natsgate.bench.schema import Report, Transport
+from natsgate.bench.stack import StackError
+from natsgate.natsserver import NatsServerError
+
+__all__ = ["add_parser"]
+
+logger = logging.getLogger("natsgate.bench")
+
+DEFAULT_SCENARIOS = ("seed-sequential", "seed-payload", "seed-parallel")
+TRANSPORTS = (*GATEWAY_TRANSPORTS, "direct-http")
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="run the benchmark: nats-server, service and gateway, every transport, a report",
+        description="Start an embedded nats-server (or use --nats-url), the reference service "
+        "and the gateway; run the scenarios over every transport in interleaved trials; write "
+        "report.json, report.md and report.html into --out.",
+    )
+    parser.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO",
+        help=f"scenarios to run (default: {' '.join(DEFAULT_SCENARIOS)}; all: "
+        f"{', '.join(SCENARIOS)})",
+    )
+    parser.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply request counts (0.01 for a quick run)"
+    )
+    parser.add_argument("--trials", type=int, default=5, help="interleaved trials per transport")
+    parser.add_argument(
+        "--order", choices=["rotate", "shuffle", "fixed"], default="rotate", help="trial order"
+    )
+    parser.add_argument(
+        "--transport",
+        dest="transports",
+        action="append",
+        choices=TRANSPORTS,
+        help="transports to run (repeatable; default: http, http-close, nats)",
+    )
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds excluded per trial")
+    parser.add_argument("--workers", type=int, default=1, help="load generator processes")
+    parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout (s)")
+    parser.add_argument(
+        "--nats-url",
+        action="append",
+        default=[],
+        help="use this NATS server (repeatable for a cluster) instead of an embedded one",
+    )
+    parser.add_argument("--cluster", type=int, default=1, help="embedded NATS cluster nodes")
+    parser.set_defaults(func=_run)
+
+
+def _progress_factory(progress: Progress) -> Callable[[str, int, int], Callable[[int], None]]:
+    def start(label: str, total: int, _round: int) -> Callable[[int], None]:
+        task = progress.add_task(label, total=total or None)
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+
+        return advance
+
+    return start
+
+
+def _error_count(report: Report) -> int:
+    return sum(sum(t["errors"].values()) for s in report["scenarios"] for t in s["trials"])
+
+
+def _run(args: argparse.Namespace) -> int:
+    names = args.scenarios or list(DEFAULT_SCENARIOS)
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        logger.error("unknown scenario(s) %s; known: %s", ", ".join(unknown), ", ".join(SCENARIOS))
+        return 2
+    if args.trials < 1 or args.scale <= 0:
+        logger.error("--trials must be at least 1 and --scale positive")
+        return 2
+    scenarios = [SCENARIOS[n].scaled(args.scale) for n in names]
+    settings = BenchSettings(
+        scenarios=scenarios,
+        out=args.out.resolve(),
+        transports=cast(list[Transport], args.transports or list(GATEWAY_TRANSPORTS)),
+        trials=args.trials,
+        order=args.order,
+        warmup=args.warmup,
+        workers=args.workers,
+        timeout=args.timeout,
+        nats_urls=args.nats_url,
+        cluster=args.cluster,
+        scale=args.scale,
+    )
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns, console=console, transient=False) as progress:
+            report = run_bench(settings, _progress_factory(progress))
+    except (StackError, NatsServerError) as exc:
+        logger.error("%s", exc)
+        return 1
+    return _write(report, settings, console)
+
+
+def _write(report: Report, settings: BenchSettings, console: Console) -> int:
+    from natsgate.report import summary_table, write_reports
+
+    settings.out.mkdir(parents=True, exist_ok=True)
+    path = settings.out / "report.json"
+    path.write_text(json.dumps(report, indent=1))
+    written = [path, *write_reports(report, settings.out)]
+    Console().print(summary_table(report))
+    for item in written:
+        console.print(f"wrote {item}")
+    errors = _error_count(report)
+    if errors:
+        console.print(f"[bold red]{errors} request(s) failed: see the reports[/]")
+        return 1
+    return 0

@@ -1,0 +1,236 @@
+"""The system under test: nats-server, the catalog service and the gateway, as processes.
+
+::
+
+    load generator --HTTP--> gateway --/http, /http-close--> service (HTTP)
+                                     --/nats--> nats-server --> service (NATS queue group)
+
+Each part runs in a process of its own (started with this Python's
+``natsgate`` command), so its CPU and memory can be read separately and a
+reader can see which one was the bottleneck. A process is ready when it has
+written its ready file, never after a sleep.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from natsgate.natsserver import NatsCluster, NatsServer
+
+__all__ = ["ManagedProcess", "Stack", "StackError"]
+
+logger = logging.getLogger("natsgate.bench")
+
+READY_TIMEOUT = 30.0
+
+# Gateway routes, one per transport; the same paths follow each prefix.
+ROUTE_PREFIXES = {"http": "/http", "http-close": "/http-close", "nats": "/nats"}
+
+
+class StackError(RuntimeError):
+    """A process of the system under test did not start."""
+
+
+@dataclass
+class ManagedProcess:
+    """A ``natsgate`` subcommand run as a child process, ready once it writes its ready file."""
+
+    name: str
+    args: list[str]
+    workdir: Path
+    process: subprocess.Popen[bytes] | None = None
+    ready: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"{self.name}.log"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> ManagedProcess:
+        ready_file = self.workdir / f"{self.name}.ready.json"
+        ready_file.unlink(missing_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "natsgate.cli",
+            *self.args,
+            "--ready-file",
+            str(ready_file),
+        ]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not ready_file.exists():
+            if self.process.poll() is not None:
+                raise StackError(
+                    f"{self.name} exited with status {self.process.returncode} before it was "
+                    f"ready; its log ({self.log_path}) ends with:\n{self._log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise StackError(
+                    f"{self.name} not ready after {READY_TIMEOUT}s; see {self.log_path}"
+                )
+            time.sleep(0.02)
+        self.ready = json.loads(ready_file.read_text())
+        logger.info("%s ready (pid %d)", self.name, self.pid)
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM (the graceful stop), then SIGKILL if it is still there after ``timeout``."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            logger.warning("%s did not stop within %ss; killing it", self.name, timeout)
+            self.process.kill()
+            self.process.wait()
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class Stack:
+    """Starts and stops the parts in order: NATS, service, gateway."""
+
+    workdir: Path
+    nats_urls: list[str] = field(default_factory=list)  # external servers; empty = embedded
+    cluster: int = 1
+    max_payload: int = 1024 * 1024
+    nats: NatsServer | NatsCluster | None = None
+    service: ManagedProcess | None = None
+    gateway: ManagedProcess | None = None
+
+    def start(self) -> Stack:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_nats()
+            self._start_service()
+            self._start_gateway()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_nats(self) -> None:
+        if self.nats_urls:
+            logger.info("using external NATS at %s", ", ".join(self.nats_urls))
+            return
+        if self.cluster > 1:
+            cluster = NatsCluster(self.workdir, size=self.cluster, max_payload=self.max_payload)
+            self.nats = cluster.start()
+            self.nats_urls = cluster.urls
+        else:
+            server = NatsServer(self.workdir, max_payload=self.max_payload)
+            self.nats = server.start()
+            self.nats_urls = [server.url]
+
+    def _start_service(self) -> None:
+        args = ["service", "--http", "127.0.0.1:0"]
+        for url in self.nats_urls:
+            args += ["--nats-url", url]
+        self.service = ManagedProcess("service", args, self.workdir).start()
+
+    def _start_gateway(self) -> None:
+        config = self.workdir / "routes.toml"
+        config.write_text(self.routes_toml())
+        args = ["gateway", "--config", str(config)]
+        self.gateway = ManagedProcess("gateway", args, self.workdir).start()
+
+    @property
+    def service_http_url(self) -> str:
+        assert self.service is not None
+        url: str = self.service.ready["http"]
+        return url
+
+    @property
+    def gateway_url(self) -> str:
+        assert self.gateway is not None
+        url: str = self.gateway.ready["url"]
+        return url
+
+    @property
+    def subject_prefix(self) -> str:
+        assert self.service is not None
+        prefix: str = self.service.ready.get("subject_prefix", "catalog")
+        return prefix
+
+    def routes_toml(self) -> str:
+        """The gateway's route file: one route per transport, all to the same service."""
+        servers = ", ".join(f'"{u}"' for u in self.nats_urls)
+        upstream = self.service_http_url
+        return "\n".join(
+            [
+                "[gateway]",
+                'listen = "127.0.0.1:0"',
+                "backlog = 4096",
+                "",
+                "[nats]",
+                f"servers = [{servers}]",
+                'name = "natsgate-bench-gateway"',
+                "",
+                "[[route]]",
+                f'prefix = "{ROUTE_PREFIXES["http"]}"',
+                f'upstream = "{upstream}"',
+                "keepalive = true",
+                "timeout = 30.0",
+                "",
+                "[[route]]",
+                f'prefix = "{ROUTE_PREFIXES["http-close"]}"',
+                f'upstream = "{upstream}"',
+                "keepalive = false",
+                "timeout = 30.0",
+                "",
+                "[[route]]",
+                f'prefix = "{ROUTE_PREFIXES["nats"]}"',
+                f'subject = "{self.subject_prefix}"',
+                "timeout = 30.0",
+                "",
+            ]
+        )
+
+    def pids(self) -> dict[str, list[int]]:
+        """Process ids by role, for CPU and memory accounting (external NATS is not ours)."""
+        roles: dict[str, list[int]] = {}
+        if isinstance(self.nats, NatsServer) and self.nats.pid:
+            roles["nats-server"] = [self.nats.pid]
+        elif isinstance(self.nats, NatsCluster):
+            roles["nats-server"] = [n.pid for n in self.nats.nodes if n.pid]
+        if self.service:
+            roles["service"] = [self.service.pid]
+        if self.gateway:
+            roles["gateway"] = [self.gateway.pid]
+        return roles
+
+    def stop(self) -> None:
+        for part in (self.gateway, self.service):
+            if part is not None:
+                part.stop()
+        if self.nats is not None:
+            self.nats.stop()
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
