@@ -1,0 +1,110 @@
+"""``natsgate gateway --config routes.toml``: run the gateway until SIGTERM or SIGINT.
+
+::
+
+    load routes.toml --> connect NATS --> listen --> write --ready-file --> serve
+                                                                            | SIGTERM
+    exit 0 <-- close pools <-- drain NATS <-- finish in-flight <-- stop accepting
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import tempfile
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from natsgate.gateway.server import Gateway
+from natsgate.routes import ConfigError, load_config, parse_listen
+
+__all__ = ["add_parser", "run"]
+
+logger = logging.getLogger("natsgate.gateway")
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "gateway",
+        help="run the HTTP edge gateway (routes to HTTP or NATS upstreams)",
+        description="Serve the routes of a TOML route table until SIGTERM or SIGINT.",
+    )
+    parser.add_argument("--config", required=True, type=Path, help="route table (TOML)")
+    parser.add_argument("--listen", metavar="HOST:PORT", help="override [gateway] listen")
+    parser.add_argument(
+        "--nats-url",
+        action="append",
+        default=None,
+        metavar="URL",
+        help="NATS server URL, repeatable (overrides [nats] servers)",
+    )
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        help='write {"pid": ..., "url": ...} here once listening and connected',
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+        if args.listen:
+            host, port = parse_listen(args.listen)
+            config = replace(config, gateway=replace(config.gateway, host=host, port=port))
+    except ConfigError as exc:
+        logger.error("%s", exc)
+        return 2
+    gateway = Gateway(config, nats_servers=args.nats_url)
+    return _run_loop(lambda: _serve(gateway, args.ready_file))
+
+
+def _run_loop(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        return asyncio.run(main())
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main())
+
+
+async def _serve(gateway: Gateway, ready_file: Path | None) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await gateway.start()
+    except Exception as exc:  # any start failure is reported, exit 1
+        logger.error("gateway failed to start: %s", exc)
+        await gateway.stop(timeout=0)
+        return 1
+    if ready_file is not None:
+        write_ready_file(ready_file, {"pid": os.getpid(), "url": gateway.url})
+    await stop.wait()
+    logger.info("shutting down (up to %gs for in-flight requests)", _timeout(gateway))
+    await gateway.stop()
+    return 0
+
+
+def _timeout(gateway: Gateway) -> float:
+    return gateway.config.gateway.shutdown_timeout
+
+
+def write_ready_file(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON atomically: a reader sees the whole file or none of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".ready-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
