@@ -380,7 +380,9 @@ def parse_reply(headers: Sequence[tuple[str, str]] | None, body: bytes) -> Reply
     if error_code is not None:
         code = _parse_status(error_code, SERVICE_ERROR_CODE)
         status = code if 400 <= code <= 599 else 500
-        if not body:
+        # A runtime speaking the mapping (Http-Status set) sends its own body, even an
+        # empty one (a HEAD reply); only a plain Services API error gets one made up.
+        if not body and get_header(lines, HEADER_STATUS) is None:
             description = get_header(lines, SERVICE_ERROR_DESCRIPTION) or ""
             body = _error_json(description)
             lines = [("Content-Type", "application/json")]
