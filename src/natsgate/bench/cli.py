@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -13,9 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from natsgate.bench.runner import GATEWAY_TRANSPORTS, BenchSettings, run_bench
-from natsgate.bench.scenarios import SCENARIOS
-from natsgate.bench.schema import Report, Transport
-from natsgate.bench.stack import StackError
+from natsgate.bench.scenarios import SCENARIOS, Scenario
+from natsgate.bench.schema import Report, Sweep, Transport
+from natsgate.bench.stack import Stack, StackError
+from natsgate.bench.sweeps import SweepSettings, concurrency_sweep, rate_sweep
 from natsgate.natsserver import NatsServerError
 
 __all__ = ["add_parser"]
@@ -66,7 +68,53 @@ def add_parser(subparsers: Any) -> None:
         help="use this NATS server (repeatable for a cluster) instead of an embedded one",
     )
     parser.add_argument("--cluster", type=int, default=1, help="embedded NATS cluster nodes")
+    workload = parser.add_argument_group("workload overrides (applied to every scenario)")
+    workload.add_argument("--concurrency", type=int, help="closed loop: flows in flight")
+    workload.add_argument("--rate", type=float, help="open loop: requests/s, whatever responses do")
+    workload.add_argument("--iterations", type=int, help="flow iterations per transport")
+    workload.add_argument("--duration", type=float, help="seconds per trial instead of a count")
+    sweeps = parser.add_argument_group("sweeps (run after the scenarios, on the first one's flow)")
+    sweeps.add_argument(
+        "--sweep",
+        action="append",
+        choices=["concurrency", "rate"],
+        default=[],
+        help="throughput vs concurrency, or highest sustainable rate and latency below it",
+    )
+    sweeps.add_argument("--sweep-seconds", type=float, default=5.0, help="seconds per point")
+    sweeps.add_argument(
+        "--p99-bound-ms", type=float, default=50.0, help="rate sweep: p99 above this fails"
+    )
     parser.set_defaults(func=_run)
+
+
+def _override(scenario: Scenario, args: argparse.Namespace) -> Scenario:
+    """Apply the workload flags; a duration or rate replaces the iteration count."""
+    changes: dict[str, Any] = {}
+    if args.concurrency is not None:
+        changes["concurrency"] = args.concurrency
+    if args.rate is not None:
+        changes["rate"] = args.rate
+    if args.iterations is not None:
+        changes.update(iterations=args.iterations, duration=None)
+    if args.duration is not None:
+        changes.update(duration=args.duration, iterations=None)
+    elif args.rate is not None and args.iterations is None:
+        changes.update(duration=scenario.duration or 10.0, iterations=None)
+    return replace(scenario, **changes)
+
+
+def _sweeps(
+    args: argparse.Namespace, scenario: Scenario, settings: BenchSettings
+) -> list[Callable[[Stack], Sweep]]:
+    sweep = SweepSettings(point_seconds=args.sweep_seconds, p99_bound_us=args.p99_bound_ms * 1000)
+    planned: list[Callable[[Stack], Sweep]] = []
+    for kind in args.sweep:
+        if kind == "concurrency":
+            planned.append(lambda stack: concurrency_sweep(stack, scenario, settings, sweep))
+        else:
+            planned.append(lambda stack: rate_sweep(stack, scenario, settings, sweep))
+    return planned
 
 
 def _progress_factory(progress: Progress) -> Callable[[str, int, int], Callable[[int], None]]:
@@ -94,7 +142,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.trials < 1 or args.scale <= 0:
         logger.error("--trials must be at least 1 and --scale positive")
         return 2
-    scenarios = [SCENARIOS[n].scaled(args.scale) for n in names]
+    scenarios = [_override(SCENARIOS[n].scaled(args.scale), args) for n in names]
     settings = BenchSettings(
         scenarios=scenarios,
         out=args.out.resolve(),
@@ -117,7 +165,9 @@ def _run(args: argparse.Namespace) -> int:
     )
     try:
         with Progress(*columns, console=console, transient=False) as progress:
-            report = run_bench(settings, _progress_factory(progress))
+            report = run_bench(
+                settings, _progress_factory(progress), _sweeps(args, scenarios[0], settings)
+            )
     except (StackError, NatsServerError) as exc:
         logger.error("%s", exc)
         return 1

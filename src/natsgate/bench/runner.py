@@ -33,6 +33,7 @@ from natsgate.bench.schema import (
     Percentiles,
     ProcessUsage,
     Report,
+    Sweep,
     Transport,
     Trial,
 )
@@ -223,14 +224,21 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def run_bench(settings: BenchSettings, progress: Progress | None = None) -> Report:
-    """Start the stack, run every scenario, stop the stack; return the report."""
+def run_bench(
+    settings: BenchSettings,
+    progress: Progress | None = None,
+    sweeps: Sequence[Callable[[Stack], Sweep]] = (),
+) -> Report:
+    """Start the stack, run every scenario and sweep, stop the stack; return the report."""
     started, t0 = _now(), time.monotonic()
     machine = meta.machine()
     scenarios: list[ScenarioReport] = []
+    swept: list[Sweep] = []
     with Stack(settings.out, nats_urls=list(settings.nats_urls), cluster=settings.cluster) as stack:
         for scenario in settings.scenarios:
             scenarios.append(run_scenario(stack, scenario, settings, progress))
+        for sweep in sweeps:
+            swept.append(sweep(stack))
     return Report(
         schema=SCHEMA_VERSION,
         meta={
@@ -254,5 +262,5 @@ def run_bench(settings: BenchSettings, progress: Progress | None = None) -> Repo
             "machine": machine,
         },
         scenarios=scenarios,
-        sweeps=[],
+        sweeps=swept,
     )

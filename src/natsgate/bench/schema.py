@@ -181,6 +181,8 @@ class Sweep(TypedDict):
     name: str
     kind: Literal["concurrency", "rate"]
     points: list[SweepPoint]
+    # Rate sweeps: each transport's highest sustainable rate (requests/s).
+    limits: NotRequired[dict[str, float]]
 
 
 class Report(TypedDict):
