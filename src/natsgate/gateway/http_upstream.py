@@ -15,6 +15,8 @@ errors become natsgate's here: refused or unreachable -> UpstreamConnectError
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
@@ -43,12 +45,12 @@ class HttpUpstream:
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
+        # aiohttp refuses a keep-alive timeout on a connector that never keeps alive.
+        pooling: dict[str, Any] = (
+            {"keepalive_timeout": 30.0} if self.route.keepalive else {"force_close": True}
+        )
         connector = aiohttp.TCPConnector(
-            limit=POOL_LIMIT,
-            limit_per_host=0,
-            force_close=not self.route.keepalive,
-            keepalive_timeout=30.0,
-            ttl_dns_cache=300,
+            limit=POOL_LIMIT, limit_per_host=0, ttl_dns_cache=300, **pooling
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
