@@ -346,9 +346,14 @@ def parse_service_request(headers: Sequence[tuple[str, str]] | None) -> ServiceR
 
 
 def reply_headers(status: int, headers: Sequence[tuple[str, str]]) -> Headers:
-    """Header lines of a service's NATS reply: the status first, then the fields."""
+    """Header lines of a service's NATS reply: the status first, then the fields.
+
+    Hop-by-hop fields and those a ``Connection`` field names are dropped here,
+    since the gateway cannot see the ``Connection`` field once it is gone.
+    """
+    dropped = HOP_BY_HOP | _connection_tokens(headers)
     lines: Headers = [(HEADER_STATUS, str(status))]
-    lines.extend((k, v) for k, v in headers if k.lower() not in HOP_BY_HOP)
+    lines.extend((k, v) for k, v in headers if k.lower() not in dropped)
     return lines
 
 
