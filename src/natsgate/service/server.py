@@ -158,6 +158,11 @@ class ServiceServer:
 
         if self._listener is not None:
             self._listener.close()
+        if self._web_server is not None:
+            # Idle keep-alive connections close now, busy ones after their response;
+            # aiohttp's shutdown alone would wait its whole timeout on an idle one.
+            for connection in self._web_server.connections:
+                connection.close()
         if self._endpoint is not None and self._endpoint._subscription is not None:
             await self._drain_endpoint(deadline)
         if self._tasks:
