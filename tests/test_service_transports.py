@@ -17,11 +17,11 @@ import aiohttp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_service_support import Answer, over_http, over_nats
 
 from natsgate.natsconn import Client, connect
 from natsgate.natsserver import NatsServer
 from natsgate.service import HTTPError, Request, Response, ServeConfig, Service, ServiceServer
+from test_service_support import Answer, over_http, over_nats
 
 T = TypeVar("T")
 
@@ -94,9 +94,7 @@ class Harness:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.nats_url = nats_url
-        self.server = ServiceServer(
-            demo, ServeConfig(http=("127.0.0.1", 0), nats_urls=(nats_url,))
-        )
+        self.server = ServiceServer(demo, ServeConfig(http=("127.0.0.1", 0), nats_urls=(nats_url,)))
         self.run(self._start())
 
     async def _start(self) -> None:
