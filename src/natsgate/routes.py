@@ -416,7 +416,7 @@ def _route(index: int, data: Mapping[str, Any], gateway: GatewaySettings) -> Rou
     if "prefix" in data:
         label += f" (prefix {data['prefix']})"
     elif "path" in data:
-        label += f" ({data.get('method', '?')} {data['path']})"
+        label += f" ({str(data.get('method', 'GET')).upper()} {data['path']})"
     try:
         _only_keys(data, _ROUTE_KEYS, "route")
         timeout = float(_positive(_get(data, "timeout", (int, float), DEFAULT_TIMEOUT), "timeout"))

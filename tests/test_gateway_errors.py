@@ -1,0 +1,137 @@
+"""Failure statuses of the gateway and its operations endpoints, against real services."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from natsgate.gateway import Gateway
+from natsgate.natsserver import NatsServer
+from test_gateway_support import (
+    LATE_SECONDS,
+    RawConnection,
+    config_for,
+    inspect_responder,
+    inspect_upstream,
+    raw_request,
+    running_gateway,
+)
+
+
+@pytest.fixture
+async def gateway(shared_nats: NatsServer) -> AsyncIterator[Gateway]:
+    async with (
+        inspect_upstream() as upstream,
+        inspect_responder(shared_nats.url),
+        running_gateway(config_for(shared_nats.url, upstream)) as gw,
+    ):
+        yield gw
+
+
+ERROR_CASES = [
+    # target, X-Want, status, words in the JSON error
+    ("/nobody/x", None, 503, "no responders"),
+    ("/n/x", "stall", 504, "no reply within 0.5s"),
+    ("/n/x", "service-error", 429, "slow down"),
+    ("/n/x", "bad-status", 502, "Http-Status"),
+    ("/dead/x", None, 502, "cannot connect"),
+    ("/h/x", "stall", 504, "no answer within 0.5s"),
+    ("/hc/x", "stall", 504, "no answer within 0.5s"),
+]
+
+
+@pytest.mark.parametrize(("target", "want", "status", "words"), ERROR_CASES)
+async def test_upstream_failures(
+    gateway: Gateway, target: str, want: str | None, status: int, words: str
+) -> None:
+    headers = [("X-Want", want)] if want else []
+    started = time.monotonic()
+    response = await raw_request(gateway.url, "GET", target, headers)
+
+    assert response.status == status
+    assert response.header("Content-Type") == "application/json"
+    assert words in response.json()["error"]
+    assert time.monotonic() - started < 2.0
+    assert gateway.nats is not None and gateway.nats.pending == {}
+
+
+async def test_late_reply_is_dropped(gateway: Gateway) -> None:
+    conn = await RawConnection.open(gateway.url)
+    try:
+        late = await conn.send("GET", "/n/x", [("X-Want", "late")])
+        await asyncio.sleep(LATE_SECONDS)  # the late reply arrives meanwhile
+        follow_up = await conn.send("GET", "/n/next")
+    finally:
+        await conn.close()
+
+    assert late.status == 504
+    assert follow_up.status == 200 and follow_up.json()["path"] == "/next"
+    assert gateway.nats is not None and gateway.nats.pending == {}
+
+
+async def test_over_max_payload_is_413_while_another_request_succeeds(gateway: Gateway) -> None:
+    # The shared server's max_payload is 64 KiB; the route allows 200,000 bytes.
+    big = raw_request(gateway.url, "POST", "/n/big", body=b"x" * 70_000)
+    slow = raw_request(gateway.url, "GET", "/n/patient/ok", [("X-Want", "slow")])
+    too_large, ok = await asyncio.gather(big, slow)
+
+    assert too_large.status == 413
+    assert "max_payload" in too_large.json()["error"]
+    assert ok.status == 200 and ok.json()["path"] == "/ok"
+
+
+async def test_http_route_takes_a_body_nats_cannot(gateway: Gateway) -> None:
+    response = await raw_request(gateway.url, "POST", "/h/big", body=b"x" * 70_000)
+
+    assert response.status == 200
+    assert len(bytes.fromhex(response.json()["body"])) == 70_000
+
+
+@pytest.mark.parametrize(("prefix", "connections"), [("/h", 1), ("/hc", 3)])
+async def test_keepalive_false_opens_a_connection_per_request(
+    gateway: Gateway, prefix: str, connections: int
+) -> None:
+    peers = set()
+    for _ in range(3):
+        response = await raw_request(gateway.url, "GET", prefix + "/x")
+        assert response.status == 200
+        peers.add(response.header("X-Upstream-Peer"))
+
+    assert len(peers) == connections
+
+
+# -- operations ---------------------------------------------------------------------
+
+
+async def test_healthz_readyz_metrics(gateway: Gateway) -> None:
+    await raw_request(gateway.url, "GET", "/n/x")
+    await raw_request(gateway.url, "GET", "/nobody/x")
+
+    health = await raw_request(gateway.url, "GET", "/healthz")
+    ready = await raw_request(gateway.url, "GET", "/readyz")
+    metrics = await raw_request(gateway.url, "GET", "/metrics")
+
+    assert (health.status, health.json()) == (200, {"status": "ok"})
+    assert (ready.status, ready.json()) == (200, {"status": "ready"})
+    assert metrics.status == 200
+    text = metrics.body.decode()
+    assert 'natsgate_gateway_requests_total{route="/n",status="200",transport="nats"} 1.0' in text
+    assert 'route="/nobody",status="503",transport="nats"} 1.0' in text
+    assert (
+        'natsgate_gateway_request_duration_seconds_count{route="/n",transport="nats"} 1.0' in text
+    )
+    assert "natsgate_gateway_in_flight_requests 0.0" in text
+    assert "natsgate_gateway_nats_reconnects_total 0.0" in text
+
+
+async def test_readyz_without_routes_is_503() -> None:
+    from natsgate.routes import parse_config
+
+    async with running_gateway(parse_config({"gateway": {"listen": "127.0.0.1:0"}})) as gw:
+        response = await raw_request(gw.url, "GET", "/readyz")
+
+    assert response.status == 503
+    assert response.json()["reason"] == "no routes configured"
