@@ -53,6 +53,7 @@ class NatsUpstream:
         self._inbox = ""
         self._counter = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
 
     @property
     def is_connected(self) -> bool:
@@ -77,6 +78,7 @@ class NatsUpstream:
         """Drain the connection: let replies to in-flight requests arrive, then close."""
         if self.nc is None or self.nc.is_closed:
             return
+        self._closing = True
         try:
             if self.nc.is_connected:
                 await self.nc.drain()
@@ -131,6 +133,8 @@ class NatsUpstream:
                 future.set_exception(UpstreamUnavailable(reason))
 
     async def _on_disconnected(self) -> None:
+        if self._closing:
+            return
         logger.warning("NATS disconnected; failing %d in-flight request(s)", len(self.pending))
         self._fail_pending("NATS connection lost")
 
