@@ -44,10 +44,13 @@ _ERROR_BODY = dump_json({"error": "item not found"})
 # The list body with the query spliced in: everything before and after the string.
 _LIST_HEAD = dump_json({"items": list(ITEMS), "query": ""})[: -len('"}')]
 _LIST_TAIL = b'"}'
+_LIST_EMPTY = _LIST_HEAD + _LIST_TAIL
 
 
 def expected_list_body(query: str) -> bytes:
     """The exact body of ``GET /items?<query>`` (``query`` is the raw query string)."""
+    if not query:
+        return _LIST_EMPTY
     if query.isascii() and query.isprintable() and '"' not in query and "\\" not in query:
         return _LIST_HEAD + query.encode() + _LIST_TAIL
     return dump_json({"items": list(ITEMS), "query": query})

@@ -29,6 +29,9 @@ _METHOD_RE = re.compile(r"[A-Z]+")
 
 Handler = Callable[..., Any]
 
+# Outcomes of recent (method, path) pairs; cleared when full, since paths come from clients.
+_MATCH_CACHE_SIZE = 2048
+
 
 @dataclass(slots=True)
 class Route:
@@ -47,7 +50,7 @@ class Route:
         return ", ".join(sorted(methods))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Match:
     """The outcome of routing: a handler with its parameters, or a status with ``Allow``."""
 
@@ -101,6 +104,7 @@ class Router:
         self._routes: dict[str, Route] = {}
         self._static: dict[tuple[str, ...], Route] = {}
         self._dynamic: dict[int, list[Route]] = {}
+        self._cache: dict[tuple[str, str], Match] = {}
 
     def add(self, method: str, template: str, handler: Handler) -> Route:
         """Register ``handler`` for ``method`` on ``template``; a duplicate is a ValueError."""
@@ -119,6 +123,7 @@ class Router:
         if method in route.handlers:
             raise ValueError(f"{method} {template} is already registered")
         route.handlers[method] = handler
+        self._cache.clear()
         return route
 
     @property
@@ -126,7 +131,22 @@ class Router:
         return list(self._routes.values())
 
     def match(self, method: str, path: str) -> Match:
-        """Route ``method`` and a raw ``path``: a handler, or a 400/404/405 outcome."""
+        """Route ``method`` and a raw ``path``: a handler, or a 400/404/405 outcome.
+
+        The returned ``params`` dict is the caller's own (a copy of the cached one).
+        """
+        key = (method, path)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._match(method, path)
+            if len(self._cache) >= _MATCH_CACHE_SIZE:
+                self._cache.clear()
+            self._cache[key] = cached
+        if cached.params:
+            return Match(cached.handler, dict(cached.params), cached.route)
+        return cached
+
+    def _match(self, method: str, path: str) -> Match:
         segments = split_path(path)
         if segments is None:
             return _BAD_PATH
