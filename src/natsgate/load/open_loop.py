@@ -108,6 +108,7 @@ class OpenLoop:
         try:
             self._tick()
             await self._done
+            self.recorder.iterations = self._measured_scheduled // len(part.requests)
         finally:
             sweeper.cancel()
             if self._timer is not None:
