@@ -103,6 +103,29 @@ async def test_keepalive_false_opens_a_connection_per_request(
     assert len(peers) == connections
 
 
+MALFORMED_HEADERS = [
+    (prefix, line)
+    for prefix in ("/h", "/n")
+    for line in (b"X-Fold: a\r\n b", b"X-Lf: a\nX-Injected: b", b"X-Nul: a\x00b")
+]
+# NATS headers are UTF-8; the HTTP route passes such bytes on as they came.
+MALFORMED_HEADERS.append(("/n", b"X-Bin: \xff\xfe"))
+
+
+@pytest.mark.parametrize(("prefix", "line"), MALFORMED_HEADERS)
+async def test_malformed_header_never_reaches_a_service(
+    gateway: Gateway, prefix: str, line: bytes
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+    request = b"GET %s/x HTTP/1.1\r\nHost: h\r\n%s\r\nConnection: close\r\n\r\n"
+    writer.write(request % (prefix.encode(), line))
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+
+    # A 400 from the parser or the mapping: the request was never forwarded.
+    assert answer.split(b"\r\n", 1)[0].split(b" ")[1] == b"400"
+
+
 # -- operations ---------------------------------------------------------------------
 
 

@@ -83,6 +83,7 @@ class Gateway:
         }
         self._trusted: dict[str, bool] = {}
         self._method_tokens: dict[str, str] = {}
+        self._debug = False
         self._server: web.Server | None = None
         self._listener: asyncio.AbstractServer | None = None
 
@@ -95,6 +96,8 @@ class Gateway:
 
     async def start(self) -> None:
         """Connect NATS (if a route needs it), open the pools, then listen."""
+        # Checked once: request-level lines cost nothing unless DEBUG is on at start.
+        self._debug = logger.isEnabledFor(logging.DEBUG)
         if self.nats is not None:
             await self.nats.start()
         for upstream in self.http.values():
@@ -146,9 +149,22 @@ class Gateway:
             response = await self._forward(request, match, sep, query)
         except NatsgateError as exc:
             response = self._failure(request, route.name, exc)
+        except Exception:
+            logger.exception(
+                "%s %s (route %s) -> 500", request.method, _loggable_path(request), route.name
+            )
+            response = _error(request, 500, "internal gateway error")
         finally:
             self.metrics.in_flight -= 1
         self.metrics.observe(route.name, route.transport, response.status, _since(started))
+        if self._debug:
+            logger.debug(
+                "%s %s (route %s) -> %d",
+                request.method,
+                _loggable_path(request),
+                route.name,
+                response.status,
+            )
         return response
 
     async def _forward(
