@@ -27,8 +27,8 @@ from natsgate.bench.schema import (
     Sweep,
     SweepPoint,
     TimelinePoint,
-    Trial,
     TransportSummary,
+    Trial,
 )
 
 SEED_TRANSPORTS = ("http", "http-close", "nats")
@@ -183,7 +183,7 @@ def _trial(
     name: str, transport: str, rnd: int, rng: random.Random, errors: bool, speed: float
 ) -> Trial:
     base_rate, base_p50 = _BASE[name][transport]
-    title, mode, concurrency, rate, iterations = _TITLES[name]
+    _, mode, concurrency, rate, iterations = _TITLES[name]
     open_loop = mode == "open"
     rps = base_rate * (1.0 if open_loop else speed * rng.uniform(0.93, 1.07))
     wall = 10.0 if iterations is None else iterations * 3 / rps

@@ -12,6 +12,11 @@ Everything is rendered from ``report.json`` (:mod:`natsgate.bench.schema`)::
 
 from __future__ import annotations
 
+from natsgate.report.compare import (
+    render_comparison_html,
+    render_comparison_markdown,
+    write_comparison,
+)
 from natsgate.report.files import ReportError, load_report, write_reports
 from natsgate.report.html import render_html
 from natsgate.report.markdown import render_markdown
@@ -20,8 +25,11 @@ from natsgate.report.terminal import summary_table
 __all__ = [
     "ReportError",
     "load_report",
+    "render_comparison_html",
+    "render_comparison_markdown",
     "render_html",
     "render_markdown",
     "summary_table",
+    "write_comparison",
     "write_reports",
 ]

@@ -14,8 +14,8 @@ from html import escape
 
 from natsgate.bench.schema import Report, Scenario
 from natsgate.report import plots, story, tables
+from natsgate.report.figures import Plot
 from natsgate.report.markdown import TITLE
-from natsgate.report.plots import Plot
 from natsgate.report.tables import Cell, Table
 
 __all__ = ["STYLE", "html_page", "html_table", "plot_figure", "render_html", "slug"]

@@ -13,6 +13,7 @@ one round or no sweeps reads the same way everywhere::
 
 from __future__ import annotations
 
+import functools
 import logging
 import statistics
 from collections import Counter
@@ -151,11 +152,20 @@ def _decode(encoded: str | None) -> HdrHistogram | None:
 
 
 def merged_histogram(trials: Sequence[Trial], *, corrected: bool = False) -> HdrHistogram | None:
-    """All trials' latency histograms added into one (lossless); None when there are none."""
+    """All trials' latency histograms added into one (lossless); None when there are none.
+
+    The result is cached and shared: callers read it, never record into it.
+    """
+    key = "histogram_corrected" if corrected else "histogram"
+    encoded = tuple(t.get(key) or "" for t in trials)  # type: ignore[misc]
+    return _merge(encoded)
+
+
+@functools.lru_cache(maxsize=256)
+def _merge(encoded: tuple[str, ...]) -> HdrHistogram | None:
     merged: HdrHistogram | None = None
-    for trial in trials:
-        encoded = trial.get("histogram_corrected") if corrected else trial.get("histogram")
-        histogram = _decode(encoded)
+    for text in encoded:
+        histogram = _decode(text)
         if histogram is None:
             continue
         if merged is None:
@@ -165,26 +175,36 @@ def merged_histogram(trials: Sequence[Trial], *, corrected: bool = False) -> Hdr
     return merged
 
 
-def percentiles_of(histogram: HdrHistogram) -> Percentiles:
+def percentiles_of(histogram: HdrHistogram, mean: float) -> Percentiles:
+    """Percentiles read from ``histogram``; ``mean`` is given (the histogram's own is slow)."""
     enough = histogram.get_total_count() >= FULL_PERCENTILE_SAMPLES
+    values = histogram.get_percentile_to_value_dict([50.0, 90.0, 99.0, 99.9])  # one pass
     return {
-        "p50": float(histogram.get_value_at_percentile(50)),
-        "p90": float(histogram.get_value_at_percentile(90)),
-        "p99": float(histogram.get_value_at_percentile(99)),
-        "p99_9": float(histogram.get_value_at_percentile(99.9)) if enough else None,
+        "p50": float(values[50.0]),
+        "p90": float(values[90.0]),
+        "p99": float(values[99.0]),
+        "p99_9": float(values[99.9]) if enough else None,
         "max": float(histogram.get_max_value()),
-        "mean": float(histogram.get_mean_value()),
+        "mean": mean,
     }
+
+
+def _mean(given: Sequence[Percentiles], weights: Sequence[int]) -> float:
+    total = sum(weights)
+    if not given or total <= 0:
+        return statistics.fmean(p["mean"] for p in given) if given else 0.0
+    return sum(p["mean"] * w for p, w in zip(given, weights, strict=True)) / total
 
 
 def latency(trials: Sequence[Trial], *, corrected: bool = False) -> Percentiles | None:
     """Percentiles over all trials' samples; falls back to the trials' own figures."""
+    key = "latency_corrected_us" if corrected else "latency_us"
+    pairs = [(t[key], t["ok"]) for t in trials if t.get(key)]  # type: ignore[literal-required]
+    given = [p for p, _ in pairs]
     histogram = merged_histogram(trials, corrected=corrected)
     if histogram is not None and histogram.get_total_count() > 0:
-        return percentiles_of(histogram)
-    key = "latency_corrected_us" if corrected else "latency_us"
-    given = [t[key] for t in trials if t.get(key)]  # type: ignore[literal-required]
-    return _median_percentiles([p for p in given if p is not None])
+        return percentiles_of(histogram, _mean(given, [w for _, w in pairs]))
+    return _median_percentiles(given)
 
 
 def _median_percentiles(given: Sequence[Percentiles]) -> Percentiles | None:

@@ -74,8 +74,23 @@ def warning_lines(report: Report) -> list[str]:
     ]
 
 
+def _latencies(scenario: Scenario, faster: str, slower: str) -> str | None:
+    """Open loop: both ran at the target rate, so only latency tells them apart."""
+    top = model.latency(model.trials_of(scenario, faster))
+    bottom = model.latency(model.trials_of(scenario, slower))
+    if top is None or bottom is None:
+        return None
+    return (
+        f"at the same offered rate, p50 {fmt.latency(top['p50'])} vs "
+        f"{fmt.latency(bottom['p50'])}, p99 {fmt.latency(top['p99'])} vs "
+        f"{fmt.latency(bottom['p99'])}"
+    )
+
+
 def _pair(scenario: Scenario, faster: str, slower: str) -> str | None:
     """``1.62x (95% CI ...): 3,400 vs 2,100 req/s, p50 280 µs vs 460 µs``."""
+    if scenario["mode"] == "open":
+        return _latencies(scenario, faster, slower)
     ratio = model.ratio(scenario, faster, slower)
     top = model.rate_figure(scenario, faster)
     bottom = model.rate_figure(scenario, slower)
@@ -92,7 +107,11 @@ def _pair(scenario: Scenario, faster: str, slower: str) -> str | None:
 def _each(report: Report, faster: str, slower: str, label: str) -> Iterator[str]:
     for scenario in report["scenarios"]:
         text = _pair(scenario, faster, slower)
-        if text is not None:
+        if text is None:
+            continue
+        if scenario["mode"] == "open":
+            yield f"{scenario['name']} (open loop): {faster} against {slower} {text}."
+        else:
             yield f"{scenario['name']}: {label} {text}."
 
 
