@@ -68,6 +68,7 @@ class _ThreadChannel:
         self.started = threading.Event()
         self.start_at = 0.0
         self.completed = 0
+        self.stop = threading.Event()
 
     def ready(self) -> float:
         self.prepared.set()
@@ -76,6 +77,9 @@ class _ThreadChannel:
 
     def progress(self, completed: int) -> None:
         self.completed += completed
+
+    def stopping(self) -> bool:
+        return self.stop.is_set()
 
 
 def _run_threads(parts: list[WorkerPart], progress: ProgressCallback) -> list[WorkerReport]:
@@ -106,6 +110,8 @@ def _run_threads(parts: list[WorkerPart], progress: ProgressCallback) -> list[Wo
         _relay_threads(threads, channels, progress)
     finally:
         for channel in channels:
+            if any(thread.is_alive() for thread in threads):
+                channel.stop.set()  # interrupted: the workers stop within ~0.1 s
             channel.started.set()
         for thread in threads:
             thread.join()

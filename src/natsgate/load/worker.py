@@ -46,6 +46,10 @@ class Channel(Protocol):
         """Report ``completed`` more measured requests."""
         ...
 
+    def stopping(self) -> bool:
+        """Whether the parent asks the run to stop now (an interrupt)."""
+        ...
+
 
 class PipeChannel:
     """Channel over a multiprocessing pipe (spawned worker processes)."""
@@ -60,6 +64,9 @@ class PipeChannel:
 
     def progress(self, completed: int) -> None:
         self._conn.send(("progress", completed))
+
+    def stopping(self) -> bool:
+        return False  # a process is stopped by its signals
 
 
 def run_worker(part: WorkerPart, channel: Channel, *, thread: bool) -> WorkerReport:
@@ -92,16 +99,18 @@ async def _run(part: WorkerPart, channel: Channel, *, thread: bool) -> WorkerRep
     measure_ns = start_ns + int(part.warmup * 1e9)
     recorder.begin(measure_ns)
 
+    run = asyncio.create_task(driver.run(start_ns))
     progress = _Progress(recorder, channel)
-    reporter = asyncio.create_task(progress.report_every(_PROGRESS_PERIOD))
+    reporter = asyncio.create_task(progress.report_every(_PROGRESS_PERIOD, run))
     usage_task = asyncio.create_task(_usage_at(measure_ns, thread))
     try:
-        await driver.run(start_ns)
+        await run
+        before = await usage_task
     finally:
         reporter.cancel()
+        usage_task.cancel()
     end_ns = time.perf_counter_ns()
     progress.report()
-    before = await usage_task
     wall = max(end_ns - measure_ns, 1) / 1e9
     if part.duration is not None:
         wall = min(wall, part.duration)  # duration mode: the window; the drain is its tail
@@ -130,10 +139,13 @@ class _Progress:
             self._channel.progress(completed - self._reported)
             self._reported = completed
 
-    async def report_every(self, period: float) -> None:
+    async def report_every(self, period: float, run: asyncio.Task[None]) -> None:
+        """Report every ``period`` seconds; cancel ``run`` when the parent says stop."""
         while True:
             await asyncio.sleep(period)
             self.report()
+            if self._channel.stopping():
+                run.cancel()
 
 
 async def _usage_at(measure_ns: int, thread: bool) -> tuple[float, ...]:
