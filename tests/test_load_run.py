@@ -183,6 +183,19 @@ def test_refused_port_is_connect_error() -> None:
     assert result.requests == 9 and result.ok == 0
 
 
+def test_open_loop_errors(servers: Servers) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    result = run_load(LoadPlan(refused, (get("/"),), rate=200, iterations=10))
+    assert result.errors["connect"] == 10 and result.requests == 10
+    closing = servers.aiohttp()
+    result = run_load(
+        LoadPlan(closing, (get("/close", expect_body=HELLO),), rate=200, iterations=10)
+    )
+    assert no_errors(result) and result.ok == 10
+
+
 def test_stalled_server_is_timeout(servers: Servers) -> None:
     url = servers.aiohttp()
     result = run_load(LoadPlan(url, (get("/stall"),), concurrency=2, iterations=4, timeout=0.2))

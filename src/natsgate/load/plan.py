@@ -54,15 +54,16 @@ class RequestSpec:
 class LoadPlan:
     """A whole run: closed loop (``concurrency``) or open loop (``rate``), by count or by time."""
 
-    url: str
-    flow: tuple[RequestSpec, ...]
+    url: str  # base, "http://host:port[/prefix]"; each target is appended
+    flow: tuple[RequestSpec, ...]  # one iteration: these requests in order, on one connection
+    # Closed loop: flows in flight. Open loop: connections opened ahead of the start.
     concurrency: int = 1
-    rate: float | None = None
-    iterations: int | None = None
-    duration: float | None = None
-    warmup: float = 0.0
-    workers: int = 1
-    timeout: float = 10.0
+    rate: float | None = None  # open loop: requests per second, whatever responses do
+    iterations: int | None = None  # measured flow iterations (count mode), or
+    duration: float | None = None  # seconds measured (time-boxed)
+    warmup: float = 0.0  # seconds run first, recorded nowhere
+    workers: int = 1  # load threads/processes; counts and rates are split among them
+    timeout: float = 10.0  # per request, from its send (open loop: queued ones too)
     connect_timeout: float = 5.0
     # Open loop only: the most connections held at once (queued requests wait for one).
     max_connections: int = DEFAULT_MAX_CONNECTIONS

@@ -140,6 +140,7 @@ def _run_processes(
 ) -> list[WorkerReport]:
     context = multiprocessing.get_context("spawn")
     pipes: dict[Connection, Any] = {}
+    finished = False
     try:
         for part in parts:
             ours, theirs = context.Pipe()
@@ -154,10 +155,12 @@ def _run_processes(
         start_at = time.time() + _START_DELAY
         for conn in pipes:
             conn.send(start_at)
-        return _relay_processes(pipes, progress)
+        reports = _relay_processes(pipes, progress)
+        finished = True
+        return reports
     finally:
         for process in pipes.values():
-            process.join(timeout=5)
+            process.join(timeout=5 if finished else 0.1)  # on failure, stop the others now
             if process.is_alive():
                 process.terminate()
                 process.join()
