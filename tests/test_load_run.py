@@ -156,6 +156,7 @@ def test_counts_are_exact(servers: Servers) -> None:
     assert sum(seen) == 150
     assert sum(second["requests"] for second in result.timeline) == 150
     assert result.corrected is None
+    assert set(result.percentiles(corrected=True).values()) == {None}
 
 
 def test_wrong_status_and_body_are_errors(servers: Servers) -> None:

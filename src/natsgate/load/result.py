@@ -26,6 +26,7 @@ __all__ = ["P999_MIN_SAMPLES", "LoadResult", "merge_reports"]
 # percentile: it is reported as None.
 P999_MIN_SAMPLES = 10_000
 
+_PERCENTILE_KEYS = ("p50", "p90", "p99", "p99.9", "max", "mean")
 _SATURATED_CPU_PERCENT = 90.0
 _SATURATED_RATE_RATIO = 0.99
 
@@ -51,10 +52,14 @@ class LoadResult:
     notes: list[str] = field(default_factory=list)
 
     def percentiles(self, corrected: bool = False) -> dict[str, float | None]:
-        """p50, p90, p99, p99.9, max and mean in microseconds (None where not measurable)."""
+        """p50, p90, p99, p99.9, max and mean in microseconds (None where not measurable).
+
+        ``corrected`` asks for latencies from the intended send times: open loop only, all
+        None for a closed-loop run (it has no intended times).
+        """
         histogram = self.corrected if corrected else self.histogram
         if histogram is None:
-            raise ValueError("no corrected histogram: it exists for open-loop runs only")
+            return dict.fromkeys(_PERCENTILE_KEYS)
         return _percentiles(histogram)
 
     def to_json(self) -> dict[str, Any]:
@@ -146,7 +151,7 @@ def merge_reports(reports: list[WorkerReport]) -> LoadResult:
 def _percentiles(histogram: HdrHistogram) -> dict[str, float | None]:
     count = histogram.get_total_count()
     if count == 0:
-        return dict.fromkeys(("p50", "p90", "p99", "p99.9", "max", "mean"))
+        return dict.fromkeys(_PERCENTILE_KEYS)
     return {
         "p50": histogram.get_value_at_percentile(50.0),
         "p90": histogram.get_value_at_percentile(90.0),
