@@ -36,20 +36,25 @@ def spread(low: float, high: float) -> str:
     return f"{rate(low)}-{rate(high)}"
 
 
+def _significant(value: float) -> str:
+    """Three significant figures, trailing zeros kept (``1.00``, ``11.0``, ``126``)."""
+    return f"{value:#.3g}".rstrip(".")
+
+
 def latency(value_us: float | None) -> str:
     if value_us is None:
         return "n/a"
     if value_us < 1000:
         return f"{value_us:.0f} µs"
     if value_us < 1_000_000:
-        return f"{value_us / 1000:.3g} ms"
-    return f"{value_us / 1_000_000:.3g} s"
+        return f"{_significant(value_us / 1000)} ms"
+    return f"{_significant(value_us / 1_000_000)} s"
 
 
 def seconds(value: float) -> str:
     if value >= 120:
         return f"{value / 60:.1f} min"
-    return f"{value:.3g} s"
+    return f"{_significant(value)} s"
 
 
 def minutes(value: float) -> str:

@@ -47,6 +47,7 @@ table#headline { font-size: 14px; }
 figure.plot { margin: .5rem 0; flex: 1 1 520px; max-width: 100%; }
 figure.plot svg, figure.plot img { display: block; max-width: 100%; height: auto; }
 figcaption { color: var(--muted); font-size: 13px; margin-top: .2rem; }
+.notes { color: var(--muted); font-size: 13px; margin: .2rem 0; }
 code { background: var(--bg-alt); padding: 0 .2rem; }
 @media print {
   body { max-width: none; padding: 0; font-size: 11px; }
@@ -105,6 +106,13 @@ def _problems(report: Report) -> str:
     )
 
 
+def _notes(notes: list[str]) -> str:
+    if not notes:
+        return ""
+    items = "".join(f"<li>{escape(note)}</li>" for note in notes)
+    return f'<p class="notes">Published figures:</p><ul class="notes">{items}</ul>'
+
+
 def _factors(report: Report) -> str:
     parts = ['<section id="why"><h2>Why: the factors measured</h2>']
     found = story.factors(report)
@@ -157,6 +165,7 @@ def render_html(report: Report) -> str:
         _problems(report),
         '<section id="headline-section"><h2>Headline</h2>',
         html_table(tables.headline_table(report)),
+        _notes(tables.headline_notes(report)),
         _plots(plots.report_plots(report)),
         "</section>",
         _factors(report),

@@ -76,6 +76,9 @@ def _sweeps(report: Report) -> list[str]:
 def render_markdown(report: Report) -> str:
     parts = [f"# {TITLE}", story.intro(report), *_problems(report)]
     parts += ["## Headline", markdown_table(tables.headline_table(report))]
+    notes = tables.headline_notes(report)
+    if notes:
+        parts.append("Published figures: " + "; ".join(notes) + ".")
     parts += _factors(report)
     parts += _scenarios(report)
     parts += _sweeps(report)

@@ -52,7 +52,7 @@ def throughput_plot(scenario: Scenario) -> Plot | None:
         axes.scatter([index] * len(rate["values"]), rate["values"], color="black", s=10, zorder=3)
         axes.annotate(
             f"{rate['median']:,.0f}",
-            (index, rate["median"]),
+            (index, max(rate["median"], rate["max"])),
             ha="center",
             va="bottom",
             xytext=(0, 3),

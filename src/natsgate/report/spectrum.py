@@ -80,15 +80,24 @@ def latency_plot(scenario: Scenario) -> Plot | None:
     )
 
 
+def _spans(points: Sequence[TimelinePoint], wall_seconds: float) -> list[float]:
+    """How long each point covers: up to the next point; the last one up to the trial's end."""
+    starts = [p["t"] for p in points]
+    ends = [*starts[1:], wall_seconds]
+    spans = [end - start for start, end in zip(starts, ends, strict=True)]
+    return [span if 0.05 <= span <= 1.0 else 1.0 for span in spans]
+
+
 def downsample(
-    points: Sequence[TimelinePoint], limit: int = MAX_TIMELINE_POINTS
+    points: Sequence[TimelinePoint], wall_seconds: float, limit: int = MAX_TIMELINE_POINTS
 ) -> list[tuple[float, float, float | None, float]]:
-    """(t, requests/s, p99 ms, errors/s), averaged over buckets to at most ``limit`` points."""
+    """(t, requests/s, p99 ms, errors/s), averaged over buckets to at most ``limit`` points.
+
+    A point covers the second from its ``t``; the last one ends with the trial, so a
+    partial second is not read as a drop in rate.
+    """
     rows = []
-    previous = None
-    for point in points:
-        span = point["t"] - previous if previous is not None and point["t"] > previous else 1.0
-        previous = point["t"]
+    for point, span in zip(points, _spans(points, wall_seconds), strict=True):
         p99 = point["p99_us"] / 1000.0 if point["p99_us"] is not None else None
         rows.append((point["t"], point["requests"] / span, p99, point["errors"] / span))
     size = max(1, -(-len(rows) // limit))
@@ -108,7 +117,7 @@ def downsample(
 
 
 def _draw_timeline(rows: Sequence[Axes], trial: Trial, labelled: set[str]) -> None:
-    points = downsample(trial["timeline"])
+    points = downsample(trial["timeline"], trial["wall_seconds"])
     if not points:
         return
     name = trial["transport"]
@@ -137,7 +146,7 @@ def timeline_plot(scenario: Scenario) -> Plot | None:
         axes.set_ylim(bottom=0)
     rows[2].set_xlabel("seconds into the trial")
     rows[0].set_title(f"{scenario['name']}: per-second timeline of every trial")
-    rows[0].legend(ncols=5, loc="lower left", fontsize=7)
+    figure.legend(ncols=5, loc="outside lower center", fontsize=7)
     return Plot(
         "timeline",
         f"{scenario['name']}-timeline",

@@ -17,6 +17,7 @@ from natsgate.report import fmt, model
 __all__ = [
     "Cell",
     "Table",
+    "headline_notes",
     "headline_scenarios",
     "headline_table",
     "metadata_table",
@@ -54,6 +55,15 @@ def headline_scenarios(report: Report) -> list[Scenario]:
     """The seed scenarios (those with published figures), else every scenario."""
     seeded = [s for s in report["scenarios"] if "published" in s]
     return seeded or list(report["scenarios"])
+
+
+def headline_notes(report: Report) -> list[str]:
+    """What each published figure stood for, as the original described it."""
+    return [
+        f"{s['name']}: {s['published']['note']}"
+        for s in headline_scenarios(report)
+        if "published" in s and s["published"]["note"]
+    ]
 
 
 def _ours(scenario: Scenario, transport: str) -> Cell:
@@ -101,7 +111,7 @@ def headline_table(report: Report) -> Table:
             _cells(
                 fmt.minutes(published["http_minutes"]),
                 fmt.minutes(published["nats_minutes"]),
-                f"{published['ratio']:.2g}x ({published['note']})",
+                f"{published['ratio']:.2g}x",
             )
             if published
             else _cells("-", "-", "-")
