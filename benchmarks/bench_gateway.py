@@ -10,7 +10,9 @@
 
 Every process runs on this machine, so the figures include the competition for
 its cores; ratios taken in the same run are steadier than absolute numbers.
-Every response body is checked. Run::
+Every response body is checked, and the gateway's CPU time per request
+(user + system, from psutil) is printed beside each rate: on a busy machine it
+is the steadier figure. Run::
 
     .venv/bin/python benchmarks/bench_gateway.py [--duration 5] [--concurrency 1 50]
                                                 [--metrics on|off|both]
@@ -34,6 +36,7 @@ from pathlib import Path
 
 BODY = b'{"ok":true}'
 SUBJECT = "bench"
+WARMUP = 1.0
 
 
 # -- the services, each run as its own process ------------------------------------------
@@ -116,11 +119,18 @@ def measure_http(url: str, target: str, concurrency: int, duration: float) -> fl
     from natsgate.load import LoadPlan, RequestSpec, run_load
 
     spec = RequestSpec("GET", target, expect_status=200, expect_body=BODY)
-    plan = LoadPlan(url, (spec,), concurrency=concurrency, duration=duration, warmup=1.0)
+    plan = LoadPlan(url, (spec,), concurrency=concurrency, duration=duration, warmup=WARMUP)
     result = run_load(plan)
     if any(result.errors.values()):
         raise RuntimeError(f"{url}{target}: errors {result.errors}")
     return result.requests_per_second
+
+
+def cpu_seconds(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def measure_nats(nats_url: str, concurrency: int, duration: float) -> float:
@@ -222,7 +232,7 @@ def _through_gateway(
     concurrency: int,
     duration: float,
     direct: dict[str, float],
-) -> list[tuple[str, int, str, float, float]]:
+) -> list[tuple[str, int, str, float, float, float]]:
     name = f"gw-{concurrency}-{'m' if metrics else 'nom'}"
     config, ready = work / f"{name}.toml", work / f"{name}.json"
     gateway_config(config, upstream, nats_url, metrics)
@@ -242,9 +252,13 @@ def _through_gateway(
     with process(command, ready, work / f"{name}.log") as info:
         url = str(info["url"])
         for route, baseline in (("/http", "http"), ("/http-close", "http"), ("/nats", "nats")):
+            cpu_before = cpu_seconds(int(str(info["pid"])))
             rps = measure_http(url, route + "/items", concurrency, duration)
+            # The warmup's requests are not counted in rps but are in the CPU time.
+            cpu = cpu_seconds(int(str(info["pid"]))) - cpu_before
+            cpu_us = cpu / (rps * (duration + WARMUP)) * 1e6
             label = f"{route} (metrics {'on' if metrics else 'off'})"
-            rows.append((label, concurrency, baseline, rps, direct[baseline]))
+            rows.append((label, concurrency, baseline, rps, direct[baseline], cpu_us))
     return rows
 
 
@@ -252,12 +266,15 @@ def _metrics_variants(choice: str) -> list[bool]:
     return {"on": [True], "off": [False], "both": [True, False]}[choice]
 
 
-def _print_table(rows: list[tuple[str, int, str, float, float]]) -> None:
-    print(f"\n{'route':<28} {'conc':>5} {'gateway rps':>12} {'direct':>7} {'rps':>9} {'ratio':>6}")
-    for label, concurrency, baseline, rps, direct in rows:
+def _print_table(rows: list[tuple[str, int, str, float, float, float]]) -> None:
+    print(
+        f"\n{'route':<28} {'conc':>5} {'gateway rps':>12} {'direct':>7} {'rps':>9} "
+        f"{'ratio':>6} {'gateway CPU us/req':>19}"
+    )
+    for label, concurrency, baseline, rps, direct, cpu_us in rows:
         print(
             f"{label:<28} {concurrency:>5} {rps:>12.0f} {baseline:>7} {direct:>9.0f} "
-            f"{rps / direct:>6.2f}"
+            f"{rps / direct:>6.2f} {cpu_us:>19.0f}"
         )
 
 

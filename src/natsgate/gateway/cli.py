@@ -61,8 +61,21 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         logger.error("%s", exc)
         return 2
+    _raise_open_file_limit()
     gateway = Gateway(config, nats_servers=args.nats_url)
     return _run_loop(lambda: _serve(gateway, args.ready_file))
+
+
+def _raise_open_file_limit() -> None:
+    """Each client connection may hold an upstream one: lift the soft limit to the hard one."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        logger.info("open file limit raised from %d to %d", soft, hard)
 
 
 def _run_loop(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
