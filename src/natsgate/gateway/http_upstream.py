@@ -86,6 +86,9 @@ class HttpUpstream:
             raise UpstreamTimeout(reason) from None
         except aiohttp.ClientConnectorError as exc:
             raise UpstreamConnectError(f"cannot connect to upstream: {exc.os_error}") from None
+        except aiohttp.ClientResponseError as exc:
+            # Its str() carries the URL, query string included: keep that out of the logs.
+            raise UpstreamConnectError(f"bad upstream response: {exc.message}") from None
         except (aiohttp.ClientError, OSError) as exc:
             reason = type(exc).__name__ + (f": {exc}" if str(exc) else "")
             raise UpstreamConnectError(f"upstream failed: {reason}") from None
