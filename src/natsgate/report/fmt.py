@@ -67,6 +67,8 @@ def percent(value: float) -> str:
 
 def memory(value: float) -> str:
     mib = value / (1024 * 1024)
+    if mib >= 10 * 1024:
+        return f"{mib / 1024:.0f} GiB"
     return f"{mib:.0f} MiB" if mib >= 10 else f"{mib:.1f} MiB"
 
 

@@ -16,10 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from natsgate.bench.schema import Report, Scenario, Sweep
 from natsgate.report import model
 from natsgate.report.figures import (
+    Margins,
     Plot,
     color_of,
     new_figure,
@@ -42,7 +44,7 @@ def throughput_plot(scenario: Scenario) -> Plot | None:
     names = [n for n in model.transports(scenario) if model.rate_figure(scenario, n)]
     if not names:
         return None
-    figure = new_figure(6.0, 3.0)
+    figure = new_figure(6.0, 3.0, Margins(bottom=0.75 if len(names) > 3 else 0.45))
     axes = figure.subplots()
     for index, name in enumerate(names):
         rate = model.rate_figure(scenario, name)
@@ -81,7 +83,8 @@ def cpu_plot(scenario: Scenario) -> Plot | None:
     processes = model.processes_in(scenario["trials"])
     if not names or not processes:
         return None
-    figure = new_figure(6.0, 3.0)
+    rotate = len(names) > 3
+    figure = new_figure(6.0, 3.0, Margins(bottom=1.0 if rotate else 0.7))
     axes = figure.subplots()
     width = 0.8 / len(processes)
     for offset, process in enumerate(processes):
@@ -95,10 +98,10 @@ def cpu_plot(scenario: Scenario) -> Plot | None:
     axes.annotate(
         "one core", (len(names) - 0.5, 100), ha="right", va="bottom", fontsize=7, color="#b00020"
     )
-    _bar_labels(axes, names, rotate=len(names) > 3)
+    _bar_labels(axes, names, rotate=rotate)
     axes.set_ylabel("% of one core (median)")
     axes.set_title(f"{scenario['name']}: CPU per process")
-    figure.legend(ncols=len(processes), loc="outside lower center")
+    figure.legend(ncols=len(processes), loc="lower center")
     return Plot(
         "cpu",
         f"{scenario['name']}-cpu",
@@ -214,7 +217,7 @@ def _sweep_plot(sweep: Sweep) -> Plot | None:
     if not names:
         return None
     concurrency = sweep["kind"] == "concurrency"
-    figure = new_figure(6.0, 3.0)
+    figure = new_figure(6.0, 3.0, Margins())
     axes = figure.subplots()
     for name in names:
         points = sorted(
@@ -246,6 +249,8 @@ def _sweep_plot(sweep: Sweep) -> Plot | None:
                 label=f"{name} p50",
             )
     axes.set_xscale("log")
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.xaxis.set_minor_formatter(NullFormatter())
     if concurrency:
         axes.set_xlabel("concurrency (flows in flight)")
         axes.set_ylabel("requests/s")

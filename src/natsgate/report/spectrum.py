@@ -16,7 +16,14 @@ from matplotlib.axes import Axes
 
 from natsgate.bench.schema import Scenario, TimelinePoint, Trial
 from natsgate.report import model
-from natsgate.report.figures import Plot, color_of, new_figure, png_markup, svg_markup
+from natsgate.report.figures import (
+    Margins,
+    Plot,
+    color_of,
+    new_figure,
+    png_markup,
+    svg_markup,
+)
 
 __all__ = ["downsample", "latency_plot", "spectrum", "timeline_plot"]
 
@@ -53,7 +60,7 @@ def _draw_spectrum(axes: Axes, scenario: Scenario, name: str, corrected: bool) -
 
 def latency_plot(scenario: Scenario) -> Plot | None:
     open_loop = scenario["mode"] == "open"
-    figure = new_figure(6.0, 3.0)
+    figure = new_figure(6.0, 3.0, Margins(right=0.35))
     axes = figure.subplots()
     drawn = False
     for name in model.transports(scenario):
@@ -136,7 +143,7 @@ def timeline_plot(scenario: Scenario) -> Plot | None:
     trials = [t for t in scenario["trials"] if t["timeline"]]
     if not trials:
         return None
-    figure = new_figure(6.0, 4.2)
+    figure = new_figure(6.0, 4.2, Margins(bottom=0.75))
     rows = figure.subplots(3, 1, sharex=True)
     labelled: set[str] = set()
     for trial in trials:
@@ -146,7 +153,7 @@ def timeline_plot(scenario: Scenario) -> Plot | None:
         axes.set_ylim(bottom=0)
     rows[2].set_xlabel("seconds into the trial")
     rows[0].set_title(f"{scenario['name']}: per-second timeline of every trial")
-    figure.legend(ncols=5, loc="outside lower center", fontsize=7)
+    figure.legend(ncols=5, loc="lower center", fontsize=7)
     return Plot(
         "timeline",
         f"{scenario['name']}-timeline",

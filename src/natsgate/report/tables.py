@@ -271,8 +271,16 @@ def sweep_table(sweep: Sweep) -> Table:
     return table
 
 
+def _value(key: str, value: object) -> str:
+    if key.endswith("_bytes") and isinstance(value, int | float):
+        return fmt.memory(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
 def _pairs(prefix: str, values: dict[str, object]) -> list[list[Cell]]:
-    return [_cells(f"{prefix}{key}", str(value)) for key, value in values.items()]
+    return [_cells(f"{prefix}{key}", _value(key, value)) for key, value in values.items()]
 
 
 def metadata_table(report: Report) -> Table:
