@@ -48,6 +48,7 @@ logger = logging.getLogger("natsgate.gateway")
 
 _JSON = "application/json"
 _TRUST_CACHE_LIMIT = 4096
+_METHOD_CACHE_LIMIT = 64
 
 Handler = Callable[[BaseRequest], Awaitable[web.StreamResponse]]
 
@@ -192,7 +193,9 @@ class Gateway:
             return build_subject("", route.subject_tokens(match.params))
         token = self._method_tokens.get(method)
         if token is None:
-            token = self._method_tokens[method] = escape_token(method.encode())
+            token = escape_token(method.encode())
+            if len(self._method_tokens) < _METHOD_CACHE_LIMIT:  # methods come from clients
+                self._method_tokens[method] = token
         return build_subject(route.subject, [token, *path_tokens(match.path)])
 
     def _edge_headers(self, request: BaseRequest) -> Headers:
