@@ -67,6 +67,8 @@ class ResponseParser:
         "_buf",
         "_head_request",
         "_keep_alive",
+        "_last_head",
+        "_last_parse",
         "_remaining",
         "_state",
         "_status",
@@ -82,6 +84,10 @@ class ResponseParser:
         self._body: bytearray | None = None
         self._want_body = False
         self._head_request = False
+        # The previous head and what it parsed to: a server repeats itself byte for byte
+        # (the Date field changes once a second), and equal bytes parse the same.
+        self._last_head = b""
+        self._last_parse: tuple[int, bool, int | None, bool] = (0, False, None, False)
 
     def start(self, *, head_request: bool = False, want_body: bool = False) -> None:
         self._state = _HEAD
@@ -99,7 +105,7 @@ class ResponseParser:
             # Fast path: a whole Content-Length response in one read, parsed without copies.
             end = data.find(b"\r\n\r\n")
             if end >= 0:
-                self._frame(*self._parse_head(data[:end]))
+                self._frame(*self._parse_head_cached(data[:end]))
                 if self._state == _LENGTH and len(data) - end - 4 == self._remaining:
                     self._state = _IDLE
                     body = data[end + 4 :] if self._body is not None else None
@@ -161,7 +167,7 @@ class ResponseParser:
             return False
         head = bytes(self._buf[:end])
         del self._buf[: end + 4]
-        self._frame(*self._parse_head(head))
+        self._frame(*self._parse_head_cached(head))
         return True
 
     def _frame(self, length: int | None, chunked: bool) -> None:
@@ -179,6 +185,15 @@ class ResponseParser:
         else:
             self._state = _UNTIL_EOF
             self._keep_alive = False
+
+    def _parse_head_cached(self, head: bytes) -> tuple[int | None, bool]:
+        if head == self._last_head:
+            self._status, self._keep_alive, length, chunked = self._last_parse
+            return length, chunked
+        length, chunked = self._parse_head(head)
+        self._last_head = head
+        self._last_parse = (self._status, self._keep_alive, length, chunked)
+        return length, chunked
 
     def _parse_head(self, head: bytes) -> tuple[int | None, bool]:
         """Status line and the framing fields; returns (Content-Length, chunked)."""

@@ -17,6 +17,7 @@ instant lets the parent merge timelines second by second.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import resource
 import time
@@ -91,6 +92,12 @@ async def _run(part: WorkerPart, channel: Channel, *, thread: bool) -> WorkerRep
     driver: ClosedLoop | OpenLoop
     driver = OpenLoop(part, recorder) if part.rate is not None else ClosedLoop(part, recorder)
     await driver.prepare()
+
+    # In a worker process, objects alive now (modules, plan, connections) live to the end:
+    # keep the cyclic collector from walking them again and again. Not in a thread: that
+    # would change the caller's whole process.
+    if not thread:
+        gc.freeze()
 
     # Wait for the common start instant, then start on the monotonic clock.
     start_at = channel.ready()
