@@ -172,7 +172,9 @@ def _us(value: float | None) -> str:
         return "n/a"
     if value >= 10_000:
         return f"{value / 1000:,.1f}ms"
-    return f"{value:,.0f}us"
+    if value >= 1000:
+        return f"{value / 1000:.2f}ms"
+    return f"{value:.0f}us"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -220,17 +222,7 @@ def _calibrate(console: Console) -> int:
 
 def _calibration_table(rows: list[CalibrationRow]) -> Table:
     table = Table(title="load generator vs baselines, one hello server", title_justify="left")
-    columns = (
-        "flows",
-        "ours req/s",
-        "p50",
-        "p99",
-        "cpu %",
-        "aiohttp",
-        "x aiohttp",
-        "wrk -t1",
-        "x wrk",
-    )
+    columns = ("flows", "ours/s", "p50", "p99", "cpu%", "aiohttp/s", "x aio", "wrk/s", "x wrk")
     for column in columns:
         table.add_column(column, justify="right")
     for row in rows:
