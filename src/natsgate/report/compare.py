@@ -15,7 +15,7 @@ from natsgate.bench.schema import Report, Scenario
 from natsgate.report import fmt, model, plots
 from natsgate.report.html import html_page, html_table, plot_figure
 from natsgate.report.markdown import markdown_table
-from natsgate.report.tables import Cell, Table
+from natsgate.report.tables import Cell, Table, meta_value
 
 __all__ = [
     "comparison_tables",
@@ -133,7 +133,8 @@ def _meta_rows(a: Report, b: Report) -> list[list[Cell]]:
         old: dict[str, object] = dict(a["meta"][group])  # type: ignore[literal-required]
         new: dict[str, object] = dict(b["meta"][group])  # type: ignore[literal-required]
         for key in sorted(set(old) | set(new)):
-            left, right = str(old.get(key, "-")), str(new.get(key, "-"))
+            left = meta_value(key, old[key]) if key in old else "-"
+            right = meta_value(key, new[key]) if key in new else "-"
             rows.append([Cell(f"{group}: {key}"), Cell(left), Cell(right, strong=left != right)])
     return rows
 
@@ -148,10 +149,11 @@ def runs_table(a: Report, b: Report, labels: Labels) -> Table:
 
 
 def comparison_tables(a: Report, b: Report, labels: Labels = DEFAULT_LABELS) -> list[Table]:
-    found = [runs_table(a, b, labels), ratio_comparison(a, b)]
+    """Ratios first, then each scenario, then how the two runs were made."""
+    found = [ratio_comparison(a, b)]
     for name in _scenario_names(a, b):
         found.append(scenario_comparison(name, _find(a, name), _find(b, name)))
-    return found
+    return [*found, runs_table(a, b, labels)]
 
 
 def _errors(a: Report, b: Report) -> list[str]:

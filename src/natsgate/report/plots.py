@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from matplotlib.axes import Axes
+from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from natsgate.bench.schema import Report, Scenario, Sweep
@@ -310,7 +311,12 @@ def comparison_plots(a: Report, b: Report, labels: tuple[str, str]) -> list[Plot
         axes.set_xticks(list(xs), [p[0] for p in pairs], rotation=60, fontsize=7)
         axes.set_ylabel("requests/s (median)")
         axes.set_title("Throughput: A (grey) against B (colour)")
-        axes.legend()
+        axes.legend(
+            handles=[
+                Patch(color="#bbbbbb", label=f"A: {labels[0]}"),
+                Patch(color="#444444", label=f"B: {labels[1]} (transport colour)"),
+            ]
+        )
         markup = svg_markup(figure, "throughput of A and B")
     return [
         Plot(

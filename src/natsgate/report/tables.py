@@ -20,6 +20,7 @@ __all__ = [
     "headline_notes",
     "headline_scenarios",
     "headline_table",
+    "meta_value",
     "metadata_table",
     "process_table",
     "scenario_table",
@@ -271,7 +272,8 @@ def sweep_table(sweep: Sweep) -> Table:
     return table
 
 
-def _value(key: str, value: object) -> str:
+def meta_value(key: str, value: object) -> str:
+    """A metadata value for reading: memory in MiB/GiB, lists joined."""
     if key.endswith("_bytes") and isinstance(value, int | float):
         return fmt.memory(value)
     if isinstance(value, list | tuple):
@@ -280,7 +282,7 @@ def _value(key: str, value: object) -> str:
 
 
 def _pairs(prefix: str, values: dict[str, object]) -> list[list[Cell]]:
-    return [_cells(f"{prefix}{key}", _value(key, value)) for key, value in values.items()]
+    return [_cells(f"{prefix}{key}", meta_value(key, value)) for key, value in values.items()]
 
 
 def metadata_table(report: Report) -> Table:
