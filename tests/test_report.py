@@ -178,3 +178,22 @@ def test_load_report_rejects(content: str | None, message: str, tmp_path: Path) 
         (tmp_path / "report.json").write_text(content)
     with pytest.raises(ReportError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_report(tmp_path)
+
+
+def test_damaged_and_empty_parts_still_render(report: Report, tmp_path: Path) -> None:
+    damaged = copy.deepcopy(report)
+    damaged["scenarios"][0]["trials"][0]["histogram"] = "not an HDR histogram"
+    damaged["scenarios"][1]["trials"] = []
+    damaged["scenarios"][1]["summary"] = {}
+    damaged["scenarios"][1]["ratios"] = {}
+    written = write_reports(damaged, tmp_path)
+    text = written[0].read_text()
+    assert "## Scenario seed-payload" in text
+    assert "not run" in text.split("## Why", 1)[0]  # seed-payload's headline cells
+
+
+def test_headline_without_published_figures_lists_every_scenario() -> None:
+    plain = make_report(scenarios=["open-rate"], sweeps=False, rounds=1)
+    headline = render_markdown(plain).split("## Headline", 1)[1].split("## Why", 1)[0]
+    assert "**open-rate**" in headline
+    assert "Published figures:" not in headline
