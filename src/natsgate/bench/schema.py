@@ -16,6 +16,7 @@ reader sees is in here, raw histograms included::
     |   |   +-- processes: CPU and memory of nats-server, service, gateway, load
     |   +-- summary: per transport median and spread; ratios with bootstrap CI
     +-- sweeps: [Sweep]               throughput vs concurrency, latency vs rate
+    +-- failover: [FailoverTrial]     a node or service killed mid-trial (optional)
 
 Times are seconds, latencies microseconds, memory bytes, rates per second.
 """
@@ -26,6 +27,7 @@ from typing import Literal, NotRequired, TypedDict
 
 __all__ = [
     "SCHEMA_VERSION",
+    "FailoverTrial",
     "Figure",
     "FlowStep",
     "Meta",
@@ -125,6 +127,9 @@ class Trial(TypedDict):
     processes: dict[str, ProcessUsage]  # keys: nats-server, service, gateway, load
     bottleneck: str | None  # the process with the highest CPU share
     generator_saturated: bool  # a load worker above ~90% of a core, or rate short of target
+    # Seconds since the measurement started of the first and last failed request.
+    first_error_at: NotRequired[float | None]
+    last_error_at: NotRequired[float | None]
 
 
 class Figure(TypedDict):
@@ -185,8 +190,27 @@ class Sweep(TypedDict):
     limits: NotRequired[dict[str, float]]
 
 
+class FailoverTrial(TypedDict):
+    """A count-based trial during which one part was killed (SIGKILL)."""
+
+    target: Literal["nats-node", "service"]
+    victim: str  # e.g. "n2" or "service-1"
+    transport: Transport
+    killed_at: float | None  # seconds after the trial started
+    expected_requests: int  # iterations x flow length
+    requests: int
+    ok: int
+    errors: dict[str, int]
+    first_error_at: float | None
+    last_error_at: float | None
+    error_window_seconds: float | None  # last - first failed request; None: nothing failed
+    silent_losses: int  # expected - ok - errors: must be 0
+    requests_per_second: float
+
+
 class Report(TypedDict):
     schema: str
     meta: Meta
     scenarios: list[Scenario]
     sweeps: list[Sweep]
+    failover: NotRequired[list[FailoverTrial]]

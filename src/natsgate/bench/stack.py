@@ -111,21 +111,24 @@ class ManagedProcess:
 
 @dataclass
 class Stack:
-    """Starts and stops the parts in order: NATS, service, gateway."""
+    """Starts and stops the parts in order: NATS, service instances, gateway."""
 
     workdir: Path
     nats_urls: list[str] = field(default_factory=list)  # external servers; empty = embedded
     cluster: int = 1
+    service_instances: int = 1
+    gateway_workers: int = 1
     max_payload: int = 1024 * 1024
     nats: NatsServer | NatsCluster | None = None
-    service: ManagedProcess | None = None
+    services: list[ManagedProcess] = field(default_factory=list)
     gateway: ManagedProcess | None = None
 
     def start(self) -> Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
             self._start_nats()
-            self._start_service()
+            for index in range(self.service_instances):
+                self._start_service(index)
             self._start_gateway()
         except BaseException:
             self.stop()
@@ -145,21 +148,51 @@ class Stack:
             self.nats = server.start()
             self.nats_urls = [server.url]
 
-    def _start_service(self) -> None:
-        args = ["service", "--http", "127.0.0.1:0"]
-        for url in self.nats_urls:
+    def _service_args(self, index: int, http: str) -> list[str]:
+        # Instance i lists node i first, so instances spread over a cluster's nodes
+        # (the client still shuffles the list unless told otherwise).
+        shift = index % len(self.nats_urls)
+        urls = self.nats_urls[shift:] + self.nats_urls[:shift]
+        args = ["service", "--http", http]
+        for url in urls:
             args += ["--nats-url", url]
-        self.service = ManagedProcess("service", args, self.workdir).start()
+        return args
+
+    def _start_service(self, index: int) -> None:
+        name = "service" if self.service_instances == 1 else f"service-{index + 1}"
+        process = ManagedProcess(name, self._service_args(index, "127.0.0.1:0"), self.workdir)
+        self.services.append(process.start())
+
+    def restart_service(self, index: int) -> None:
+        """Start a stopped or killed instance again on its old HTTP port."""
+        process = self.services[index]
+        port = process.ready["http"].rsplit(":", 1)[1]
+        process.stop()
+        process.args = self._service_args(index, f"127.0.0.1:{port}")
+        process.start()
+
+    def kill_service(self, index: int) -> None:
+        """SIGKILL one instance: a crash, for the failover trials."""
+        process = self.services[index].process
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+            logger.info("killed %s", self.services[index].name)
 
     def _start_gateway(self) -> None:
         config = self.workdir / "routes.toml"
         config.write_text(self.routes_toml())
         args = ["gateway", "--config", str(config)]
+        if self.gateway_workers > 1:
+            args += ["--workers", str(self.gateway_workers)]
         self.gateway = ManagedProcess("gateway", args, self.workdir).start()
 
     @property
+    def service(self) -> ManagedProcess:
+        return self.services[0]
+
+    @property
     def service_http_url(self) -> str:
-        assert self.service is not None
         url: str = self.service.ready["http"]
         return url
 
@@ -171,14 +204,19 @@ class Stack:
 
     @property
     def subject_prefix(self) -> str:
-        assert self.service is not None
         prefix: str = self.service.ready.get("subject_prefix", "catalog")
         return prefix
+
+    def _upstream_line(self) -> str:
+        urls = [s.ready["http"] for s in self.services]
+        if len(urls) == 1:
+            return f'upstream = "{urls[0]}"'
+        return "upstreams = [" + ", ".join(f'"{u}"' for u in urls) + "]"
 
     def routes_toml(self) -> str:
         """The gateway's route file: one route per transport, all to the same service."""
         servers = ", ".join(f'"{u}"' for u in self.nats_urls)
-        upstream = self.service_http_url
+        upstream = self._upstream_line()
         return "\n".join(
             [
                 "[gateway]",
@@ -191,13 +229,13 @@ class Stack:
                 "",
                 "[[route]]",
                 f'prefix = "{ROUTE_PREFIXES["http"]}"',
-                f'upstream = "{upstream}"',
+                upstream,
                 "keepalive = true",
                 "timeout = 30.0",
                 "",
                 "[[route]]",
                 f'prefix = "{ROUTE_PREFIXES["http-close"]}"',
-                f'upstream = "{upstream}"',
+                upstream,
                 "keepalive = false",
                 "timeout = 30.0",
                 "",
@@ -216,14 +254,13 @@ class Stack:
             roles["nats-server"] = [self.nats.pid]
         elif isinstance(self.nats, NatsCluster):
             roles["nats-server"] = [n.pid for n in self.nats.nodes if n.pid]
-        if self.service:
-            roles["service"] = [self.service.pid]
+        roles["service"] = [s.pid for s in self.services if s.process]
         if self.gateway:
-            roles["gateway"] = [self.gateway.pid]
+            roles["gateway"] = list(self.gateway.ready.get("workers") or [self.gateway.pid])
         return roles
 
     def stop(self) -> None:
-        for part in (self.gateway, self.service):
+        for part in (self.gateway, *self.services):
             if part is not None:
                 part.stop()
         if self.nats is not None:

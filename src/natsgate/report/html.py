@@ -14,6 +14,7 @@ from html import escape
 
 from natsgate.bench.schema import Report, Scenario
 from natsgate.report import plots, story, tables
+from natsgate.report.failover import failover_table
 from natsgate.report.figures import Plot
 from natsgate.report.markdown import TITLE
 from natsgate.report.tables import Cell, Table
@@ -148,6 +149,13 @@ def _sweeps(report: Report) -> str:
     return '<section id="sweeps"><h2>Sweeps</h2>' + "\n".join(body) + "</section>"
 
 
+def _failover(report: Report) -> str:
+    table = failover_table(report)
+    if table is None:
+        return ""
+    return f'<section id="failover"><h2>Failover under load</h2>{html_table(table)}</section>'
+
+
 def html_page(title: str, body: str) -> str:
     """A complete document around ``body``: inline style, nothing fetched."""
     return (
@@ -171,6 +179,7 @@ def render_html(report: Report) -> str:
         _factors(report),
         *(_scenario(s) for s in report["scenarios"]),
         _sweeps(report),
+        _failover(report),
         '<section id="metadata-section"><h2>Metadata</h2>',
         html_table(tables.metadata_table(report)),
         "</section>",

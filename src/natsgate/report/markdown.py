@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from natsgate.bench.schema import Report
 from natsgate.report import story, tables
+from natsgate.report.failover import failover_table
 from natsgate.report.tables import Cell, Table
 
 __all__ = ["markdown_table", "render_markdown"]
@@ -73,6 +74,11 @@ def _sweeps(report: Report) -> list[str]:
     return ["## Sweeps", *(markdown_table(tables.sweep_table(s)) for s in report["sweeps"])]
 
 
+def _failover(report: Report) -> list[str]:
+    table = failover_table(report)
+    return [] if table is None else ["## Failover under load", markdown_table(table)]
+
+
 def render_markdown(report: Report) -> str:
     parts = [f"# {TITLE}", story.intro(report), *_problems(report)]
     parts += ["## Headline", markdown_table(tables.headline_table(report))]
@@ -82,5 +88,6 @@ def render_markdown(report: Report) -> str:
     parts += _factors(report)
     parts += _scenarios(report)
     parts += _sweeps(report)
+    parts += _failover(report)
     parts += ["## Metadata", markdown_table(tables.metadata_table(report))]
     return "\n\n".join(parts) + "\n"
