@@ -121,7 +121,37 @@ BAD_ROUTES = [
     ({"path": "/o//x", "subject": "o"}, "empty segment"),
     ({"path": "/o", "method": "G T", "subject": "o"}, "is not an HTTP method"),
     ({"path": "/o", "subject": "o", "upstream": "http://h"}, "takes no upstream"),
+    (
+        {"prefix": "/x", "upstream": "http://a", "upstreams": ["http://b"]},
+        "route 1 (prefix /x): takes upstream (one URL) or upstreams (a list), not both",
+    ),
+    ({"prefix": "/x", "upstreams": []}, "upstreams must be a non-empty list of URLs"),
+    ({"prefix": "/x", "upstreams": "http://a"}, "upstreams must be a list"),
+    ({"prefix": "/x", "upstreams": ["http://a", 1]}, "upstreams must be a non-empty list"),
+    ({"prefix": "/x", "upstreams": ["http://a", "http://a"]}, "same URL twice"),
+    ({"prefix": "/x", "upstreams": ["http://a", "ftp://b"]}, "upstream must be http://"),
+    ({"prefix": "/x", "upstreams": ["http://a"], "subject": "s"}, "needs exactly one of"),
+    ({"path": "/o", "subject": "o", "upstreams": ["http://h"]}, "takes no upstreams"),
 ]
+
+
+def test_several_upstreams_keep_their_order_and_base_paths() -> None:
+    route = parse_config(
+        {"route": [{"prefix": "/x", "upstreams": ["http://a:1/api/", "http://b:2"]}]}
+    ).routes.routes[0]
+
+    assert isinstance(route, PrefixRoute)
+    assert route.upstreams == ("http://a:1/api", "http://b:2")
+    assert (route.upstream, route.upstream_path) == ("http://a:1", "/api")
+    assert route.transport == "http"
+
+
+def test_one_upstream_is_a_one_element_list() -> None:
+    route = parse_config({"route": [{"prefix": "/x", "upstream": "http://a:1/p"}]}).routes.routes[0]
+    made = PrefixRoute(1, "/x", 5.0, 10, "http://a:1", "/p")
+
+    assert isinstance(route, PrefixRoute)
+    assert route.upstreams == made.upstreams == ("http://a:1/p",)
 
 
 @pytest.mark.parametrize(("route", "words"), BAD_ROUTES)

@@ -35,6 +35,8 @@ Schema (every key optional except each route's target)::
     [[route]]                          # prefix route to HTTP
     prefix = "/http"
     upstream = "http://127.0.0.1:8081" # may carry a base path: "http://h:1/api"
+    # or several, round robin over the healthy ones (not both keys):
+    # upstreams = ["http://127.0.0.1:8081", "http://127.0.0.1:8082"]
     keepalive = true                   # false: a new upstream connection per request
     timeout = 5.0                      # seconds, whole exchange
     max_body = 1048576
@@ -158,10 +160,17 @@ class PrefixRoute:
     prefix: str  # without a trailing "/"; "" is the root
     timeout: float
     max_body: int
-    upstream: str = ""  # http(s)://host:port, no path
-    upstream_path: str = ""  # base path of the upstream URL, without a trailing "/"
+    upstream: str = ""  # http(s)://host:port of the first upstream, no path
+    upstream_path: str = ""  # base path of the first upstream URL, without a trailing "/"
     keepalive: bool = True
     subject: str = ""
+    # Every upstream as origin + base path, in file order; (upstream + upstream_path,)
+    # when the route was made with ``upstream`` alone.
+    upstreams: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.upstream and not self.upstreams:
+            object.__setattr__(self, "upstreams", (self.upstream + self.upstream_path,))
 
     @property
     def transport(self) -> str:
@@ -331,7 +340,13 @@ def _get(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], defau
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", bool: "a boolean", int: "an integer", float: "a number"}
+    names = {
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        list: "a list",
+    }
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
@@ -402,6 +417,7 @@ def _nats(data: Mapping[str, Any]) -> NatsSettings:
 _ROUTE_KEYS = {
     "prefix",
     "upstream",
+    "upstreams",
     "keepalive",
     "timeout",
     "max_body",
@@ -437,17 +453,35 @@ def _prefix_route(index: int, data: Mapping[str, Any], timeout: float, max_body:
     prefix = prefix.rstrip("/")
     if prefix in _RESERVED_PATHS:
         raise ConfigError(f"prefix {prefix} is reserved for the gateway itself")
-    has_upstream, has_subject = "upstream" in data, "subject" in data
-    if has_upstream == has_subject:
-        raise ConfigError("needs exactly one of upstream (HTTP) or subject (NATS)")
-    if has_subject:
+    if "upstream" in data and "upstreams" in data:
+        raise ConfigError("takes upstream (one URL) or upstreams (a list), not both")
+    has_upstream = "upstream" in data or "upstreams" in data
+    if has_upstream == ("subject" in data):
+        raise ConfigError("needs exactly one of upstream(s) (HTTP) or subject (NATS)")
+    if not has_upstream:
         if "keepalive" in data:
             raise ConfigError("keepalive applies to HTTP routes only")
         subject = _subject_prefix(_get(data, "subject", str, ""))
         return PrefixRoute(index, prefix, timeout, max_body, subject=subject)
-    origin, base_path = _upstream(_get(data, "upstream", str, ""))
+    bases = [_upstream(url) for url in _upstream_urls(data)]
+    origin, base_path = bases[0]
     keepalive = _get(data, "keepalive", bool, True)
-    return PrefixRoute(index, prefix, timeout, max_body, origin, base_path, keepalive)
+    upstreams = tuple(o + p for o, p in bases)
+    return PrefixRoute(
+        index, prefix, timeout, max_body, origin, base_path, keepalive, upstreams=upstreams
+    )
+
+
+def _upstream_urls(data: Mapping[str, Any]) -> list[str]:
+    """The route's upstream URLs: ``upstream`` as a one-element list, or ``upstreams``."""
+    if "upstream" in data:
+        return [_get(data, "upstream", str, "")]
+    urls = _get(data, "upstreams", list, [])
+    if not urls or not all(isinstance(url, str) for url in urls):
+        raise ConfigError("upstreams must be a non-empty list of URLs")
+    if len(set(urls)) != len(urls):
+        raise ConfigError("upstreams names the same URL twice")
+    return list(urls)
 
 
 _RESERVED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -476,7 +510,7 @@ def _upstream(url: str) -> tuple[str, str]:
 
 
 def _template_route(index: int, data: Mapping[str, Any], timeout: float, max_body: int) -> Route:
-    for key in ("prefix", "upstream", "keepalive"):
+    for key in ("prefix", "upstream", "upstreams", "keepalive"):
         if key in data:
             raise ConfigError(f"a template route (method, path) takes no {key}")
     method = _get(data, "method", str, "GET").upper()

@@ -6,6 +6,15 @@
                                      pool: keep-alive connections (keepalive = true)
                                            or a new TCP connection per request (false)
 
+With several upstreams (``upstreams = [...]``) each request goes to the next
+healthy one of a :class:`~natsgate.gateway.balancer.Rotation`::
+
+    forward() --pick--> a: connect refused --> eject(a), retry once --pick--> b --> answer
+              --pick--> b: sent, then reset --> 502 (never retried: b may have acted on it)
+
+A request is retried only when its connect failed, so nothing reached any
+server and the retry is safe for every method.
+
 The request target after the route prefix is appended to the upstream URL
 unchanged (``encoded=True``: yarl must not requote it), bodies pass as bytes
 (no decompression, no automatic Content-Type or User-Agent), and aiohttp's
@@ -22,6 +31,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from natsgate.errors import UpstreamConnectError, UpstreamTimeout
+from natsgate.gateway.balancer import Rotation, Target
 from natsgate.mapping import Headers, edge_response_headers
 from natsgate.routes import PrefixRoute
 
@@ -41,7 +51,7 @@ class HttpUpstream:
 
     def __init__(self, route: PrefixRoute) -> None:
         self.route = route
-        self._base = route.upstream + route.upstream_path
+        self.rotation = Rotation(route.name, route.upstreams)
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -67,9 +77,38 @@ class HttpUpstream:
     async def forward(
         self, method: str, path: str, sep: str, query: str, headers: Headers, body: bytes
     ) -> UpstreamResponse:
-        """Send one request upstream and read the whole response."""
+        """Send one request to the next healthy upstream and read the whole response."""
+        rotation = self.rotation
+        target = rotation.pick()
+        if target is None:
+            raise UpstreamConnectError(self._all_out())
+        request = (method, path, sep + query, headers, body)
+        try:
+            return await self._send(target, *request)
+        except _ConnectFailed as exc:
+            first = exc.reason
+            rotation.eject(target, first)
+        retry = rotation.pick(exclude=target)
+        if retry is None:
+            raise UpstreamConnectError(first)
+        try:
+            return await self._send(retry, *request)
+        except _ConnectFailed as exc:
+            rotation.eject(retry, exc.reason)
+            raise UpstreamConnectError(f"{first}; retried: {exc.reason}") from None
+
+    def _all_out(self) -> str:
+        count = len(self.rotation.targets)
+        wait = self.rotation.next_retry()
+        return f"all {count} upstreams refused connections; next retry in {wait:.1f}s"
+
+    async def _send(
+        self, target: Target, method: str, path: str, tail: str, headers: Headers, body: bytes
+    ) -> UpstreamResponse:
         assert self._session is not None
-        url = URL(self._target(path, sep, query), encoded=True)
+        if not path and target.root:
+            path = "/"
+        url = URL(target.base + path + tail, encoded=True)
         try:
             async with self._session.request(
                 method,
@@ -80,23 +119,31 @@ class HttpUpstream:
             ) as resp:
                 data = await resp.read()
                 length = resp.headers.get("Content-Length")
-                return resp.status, edge_response_headers(list(resp.headers.items())), data, length
+                answer = resp.status, edge_response_headers(list(resp.headers.items()))
         except TimeoutError:
             reason = f"upstream gave no answer within {self.route.timeout:g}s"
             raise UpstreamTimeout(reason) from None
         except aiohttp.ClientConnectorError as exc:
-            raise UpstreamConnectError(f"cannot connect to upstream: {exc.os_error}") from None
+            # Raised before a byte of the request was written: safe to send elsewhere.
+            reason = f"cannot connect to upstream {target.base}: {exc.os_error}"
+            raise _ConnectFailed(reason) from None
         except aiohttp.ClientResponseError as exc:
             # Its str() carries the URL, query string included: keep that out of the logs.
             raise UpstreamConnectError(f"bad upstream response: {exc.message}") from None
         except (aiohttp.ClientError, OSError) as exc:
             reason = type(exc).__name__ + (f": {exc}" if str(exc) else "")
             raise UpstreamConnectError(f"upstream failed: {reason}") from None
+        if not target.healthy:
+            self.rotation.restore(target)
+        return answer[0], answer[1], data, length
 
-    def _target(self, path: str, sep: str, query: str) -> str:
-        if not path and not self.route.upstream_path:
-            path = "/"
-        return self._base + path + sep + query
+
+class _ConnectFailed(Exception):
+    """The connect to one upstream failed; nothing was sent."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 _BODYLESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})

@@ -6,6 +6,7 @@
     natsgate_gateway_request_duration_seconds{route, transport}     histogram
     natsgate_gateway_in_flight_requests                             gauge (read at scrape)
     natsgate_gateway_nats_reconnects_total                          counter
+    natsgate_gateway_healthy_upstreams{route}                       gauge (read at scrape)
 
 The hot path pays for one counter increment and one histogram observation:
 labelled children are looked up once and cached, and the in-flight gauge is a
@@ -15,6 +16,7 @@ With ``[gateway] metrics = false`` :meth:`Metrics.observe` does nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -70,6 +72,12 @@ class Metrics:
             "Times the NATS connection was re-established.",
             registry=self.registry,
         )
+        self._healthy = Gauge(
+            "natsgate_gateway_healthy_upstreams",
+            "HTTP upstreams of a route in rotation (not backing off after a refused connect).",
+            ["route"],
+            registry=self.registry,
+        )
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._histograms: dict[tuple[str, str], Any] = {}
 
@@ -87,6 +95,10 @@ class Metrics:
             histogram = self._latency.labels(route, transport)
             self._histograms[(route, transport)] = histogram
         histogram.observe(seconds)
+
+    def watch_upstreams(self, route: str, healthy: Callable[[], float]) -> None:
+        """Report ``healthy()`` as the route's healthy-upstreams gauge at each scrape."""
+        self._healthy.labels(route).set_function(healthy)
 
     def nats_reconnected(self) -> None:
         self._reconnects.inc()

@@ -63,8 +63,10 @@ class Gateway:
         host: str | None = None,
         port: int | None = None,
         nats_servers: list[str] | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.config = config
+        self.reuse_port = reuse_port  # SO_REUSEPORT: several gateway processes on one port
         self.host = host if host is not None else config.gateway.host
         self.port = port if port is not None else config.gateway.port
         self.metrics = Metrics(config.gateway.metrics)
@@ -77,6 +79,8 @@ class Gateway:
             for r in config.routes.routes
             if isinstance(r, PrefixRoute) and not r.subject
         }
+        for upstream in self.http.values():
+            self.metrics.watch_upstreams(upstream.route.name, upstream.rotation.healthy_count)
         self._ops: dict[str, Handler] = {
             "/healthz": self._healthz,
             "/readyz": self._readyz,
@@ -106,7 +110,11 @@ class Gateway:
         self._server = web.Server(self.handle, access_log=None)
         loop = asyncio.get_running_loop()
         self._listener = await loop.create_server(
-            self._server, self.host, self.port, backlog=self.config.gateway.backlog
+            self._server,
+            self.host,
+            self.port,
+            backlog=self.config.gateway.backlog,
+            reuse_port=self.reuse_port or None,
         )
         self.port = self._listener.sockets[0].getsockname()[1]
         logger.info(
