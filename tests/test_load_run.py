@@ -10,6 +10,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
@@ -31,6 +32,7 @@ class Servers:
         self.thread.start()
         self.requests = 0
         self.peers: set[tuple[str, int]] = set()
+        self.first_at: float | None = None
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
 
     def call(self, coro: Awaitable[str]) -> str:
@@ -62,6 +64,7 @@ class Servers:
         app.router.add_get("/close", self._close)
         app.router.add_get("/chunked", self._chunked)
         app.router.add_post("/echo", self._echo)
+        app.router.add_get("/window", self._window)
         runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=0.2, handler_cancellation=True
         )
@@ -127,6 +130,14 @@ class Servers:
 
     async def _echo(self, request: web.Request) -> web.Response:
         return web.Response(body=await request.read())
+
+    async def _window(self, request: web.Request) -> web.Response:
+        """500 from 0.3 s to 0.6 s after the first request, 200 otherwise."""
+        now = time.monotonic()
+        if self.first_at is None:
+            self.first_at = now
+        failing = 0.3 <= now - self.first_at < 0.6
+        return web.Response(status=500 if failing else 200, body=HELLO)
 
 
 @pytest.fixture
@@ -334,3 +345,15 @@ def test_json_round_trip(servers: Servers) -> None:
     assert again.histogram.get_total_count() == 30
     assert again.corrected is not None and again.corrected.get_total_count() == 30
     assert again.percentiles() == result.percentiles()
+
+
+def test_error_window(servers: Servers) -> None:
+    url = servers.aiohttp()
+    result = run_load(LoadPlan(url, (get("/window"),), concurrency=4, duration=1.0))
+    assert result.errors["status"] > 0 and result.ok > 0
+    assert result.first_error_at is not None and result.last_error_at is not None
+    assert 0.2 <= result.first_error_at <= 0.5
+    assert 0.4 <= result.last_error_at <= 0.8
+    assert [kind for _, kind in result.error_times] == ["status"] * result.errors["status"]
+    assert result.error_times[-1][0] == result.last_error_at
+    assert LoadResult.from_json(result.to_json()).error_times == result.error_times

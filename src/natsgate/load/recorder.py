@@ -3,7 +3,7 @@
 ::
 
     ok(now, latency[, corrected]) ──> dict {latency_us: count} for the current second
-    error(now, kind)              ──> errors[kind] += 1
+    error(now, kind)              ──> errors[kind] += 1, ErrorTimes (first, last, sampled instants)
                   second boundary ──> HdrHistogram of that second (timeline, encoded)
                                       └─ added into the run's histogram
     finish() ──> WorkerReport (plain, picklable: histograms as HDR encoded bytes)
@@ -11,6 +11,11 @@
 Counting values in a dict and recording them into the histogram once a second costs
 far less per request than ``record_value`` (about 2 us in pure Python), and is exact:
 every distinct value is recorded with its count.
+
+Error instants (for failover figures: how long did requests fail?) are seconds since the
+measurement start. ``first`` and ``last`` are exact; the list keeps every error until it
+holds ``MAX_ERROR_TIMES``, then every 2nd, then every 4th... (k doubles each time it fills),
+so it stays bounded and still spans the whole run evenly.
 """
 
 from __future__ import annotations
@@ -23,17 +28,21 @@ __all__ = [
     "ERROR_KINDS",
     "HIGHEST_US",
     "LOWEST_US",
+    "MAX_ERROR_TIMES",
     "SIGNIFICANT_DIGITS",
+    "ErrorTimes",
     "Recorder",
     "TimelineSecond",
     "WorkerReport",
     "new_histogram",
+    "thin_error_times",
 ]
 
 ERROR_KINDS = ("connect", "timeout", "status", "body", "protocol")
 LOWEST_US = 1
 HIGHEST_US = 60_000_000
 SIGNIFICANT_DIGITS = 3
+MAX_ERROR_TIMES = 10_000  # even, so halving keeps exactly every k-th error
 
 _NS_PER_S = 1_000_000_000
 
@@ -69,6 +78,46 @@ class WorkerReport:
     sent: int = 0
     send_span_seconds: float = 0.0
     target_rate: float | None = None
+    # Seconds since the measurement start: the first and last error (exact), and a
+    # bounded sample of (instant, error class), in time order.
+    first_error_at: float | None = None
+    last_error_at: float | None = None
+    error_times: tuple[tuple[float, str], ...] = ()
+
+
+class ErrorTimes:
+    """When errors happened: first and last exactly, every k-th in between (k = 1, 2, 4...)."""
+
+    __slots__ = ("_limit", "_seen", "_stride", "first", "last", "times")
+
+    def __init__(self, limit: int = MAX_ERROR_TIMES) -> None:
+        self._limit = limit
+        self._seen = 0
+        self._stride = 1
+        self.first: float | None = None
+        self.last: float | None = None
+        self.times: list[tuple[float, str]] = []
+
+    def add(self, at: float, kind: str) -> None:
+        if self.first is None:
+            self.first = at
+        self.last = at
+        if self._seen % self._stride == 0:
+            self.times.append((at, kind))
+            if len(self.times) >= self._limit:
+                self.times = self.times[::2]
+                self._stride *= 2
+        self._seen += 1
+
+
+def thin_error_times(
+    times: list[tuple[float, str]], limit: int = MAX_ERROR_TIMES
+) -> list[tuple[float, str]]:
+    """Sort error instants (several workers' lists) and keep every k-th past ``limit``."""
+    times = sorted(times)
+    if len(times) <= limit:
+        return times
+    return times[:: -(-len(times) // limit)]
 
 
 class Recorder:
@@ -88,6 +137,7 @@ class Recorder:
         self._corrected = new_histogram() if corrected else None
         self._scratch = new_histogram()
         self._timeline: list[TimelineSecond] = []
+        self.error_times = ErrorTimes()
 
     @property
     def completed(self) -> int:
@@ -118,6 +168,7 @@ class Recorder:
         self.errors[kind] += 1
         self._second_requests += 1
         self._second_errors += 1
+        self.error_times.add(round((now_ns - self._start_ns) / _NS_PER_S, 6), kind)
 
     def finish(self, **fields: object) -> WorkerReport:
         """Close the last second and package everything; ``fields`` fill the rest."""
@@ -129,6 +180,9 @@ class Recorder:
             histogram=self._histogram.encode(),
             corrected=None if self._corrected is None else self._corrected.encode(),
             timeline=tuple(self._timeline),
+            first_error_at=self.error_times.first,
+            last_error_at=self.error_times.last,
+            error_times=tuple(self.error_times.times),
             **fields,  # type: ignore[arg-type]
         )
 

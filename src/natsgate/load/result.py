@@ -6,9 +6,11 @@
       histogram (HDR encoded)    decode_and_add    histogram, corrected (HdrHistogram, us)
       timeline per second        summed by second  timeline [{t, requests, errors, p50_us, p99_us}]
       usage                      per worker        workers [{pid, cpu_user, ...}]
+      error instants             min, max, union   first_error_at, last_error_at, error_times
 
 ``to_json`` keeps the histograms lossless as HDR encoded strings; ``from_json`` reads them
-back, so a report can recompute any percentile later.
+back, so a report can recompute any percentile later. ``error_times`` is the workers'
+samples merged in time order, thinned to every k-th past ``MAX_ERROR_TIMES`` (see recorder).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from natsgate.load.recorder import ERROR_KINDS, WorkerReport, new_histogram
+from natsgate.load.recorder import ERROR_KINDS, WorkerReport, new_histogram, thin_error_times
 
 __all__ = ["P999_MIN_SAMPLES", "LoadResult", "merge_reports"]
 
@@ -50,6 +52,11 @@ class LoadResult:
     target_rate: float | None = None
     achieved_rate: float | None = None
     notes: list[str] = field(default_factory=list)
+    # Seconds since the measurement start (None without errors): the error window of a
+    # failover, and a bounded sample of (instant, error class) pairs in time order.
+    first_error_at: float | None = None
+    last_error_at: float | None = None
+    error_times: list[tuple[float, str]] = field(default_factory=list)
 
     def percentiles(self, corrected: bool = False) -> dict[str, float | None]:
         """p50, p90, p99, p99.9, max and mean in microseconds (None where not measurable).
@@ -83,6 +90,9 @@ class LoadResult:
             "target_rate": self.target_rate,
             "achieved_rate": self.achieved_rate,
             "notes": list(self.notes),
+            "first_error_at": self.first_error_at,
+            "last_error_at": self.last_error_at,
+            "error_times": [[at, kind] for at, kind in self.error_times],
         }
 
     @classmethod
@@ -103,6 +113,9 @@ class LoadResult:
             target_rate=data.get("target_rate"),
             achieved_rate=data.get("achieved_rate"),
             notes=list(data.get("notes", [])),
+            first_error_at=data.get("first_error_at"),
+            last_error_at=data.get("last_error_at"),
+            error_times=[(at, kind) for at, kind in data.get("error_times", [])],
         )
 
 
@@ -145,7 +158,18 @@ def merge_reports(reports: list[WorkerReport]) -> LoadResult:
         target_rate=target,
         achieved_rate=achieved,
         notes=notes,
+        **_error_window(reports),
     )
+
+
+def _error_window(reports: list[WorkerReport]) -> dict[str, Any]:
+    firsts = [r.first_error_at for r in reports if r.first_error_at is not None]
+    lasts = [r.last_error_at for r in reports if r.last_error_at is not None]
+    return {
+        "first_error_at": min(firsts, default=None),
+        "last_error_at": max(lasts, default=None),
+        "error_times": thin_error_times([pair for r in reports for pair in r.error_times]),
+    }
 
 
 def _percentiles(histogram: HdrHistogram) -> dict[str, float | None]:
