@@ -19,6 +19,7 @@ __all__ = [
     "PreparedRequest",
     "RequestSpec",
     "WorkerPart",
+    "share",
     "split_plan",
 ]
 
@@ -26,6 +27,7 @@ DEFAULT_MAX_CONNECTIONS = 2500
 
 # Methods whose requests carry a Content-Length even when the body is empty (RFC 9110 8.6).
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_NATS_SCHEMES = frozenset({"nats", "tls"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,9 @@ class RequestSpec:
 class LoadPlan:
     """A whole run: closed loop (``concurrency``) or open loop (``rate``), by count or by time."""
 
-    url: str  # base, "http://host:port[/prefix]"; each target is appended
+    # Base, "http://host:port[/prefix]"; each target is appended. The direct-NATS driver
+    # takes its servers apart and accepts (and ignores) a "nats://host:port" here.
+    url: str
     flow: tuple[RequestSpec, ...]  # one iteration: these requests in order, on one connection
     # Closed loop: flows in flight. Open loop: connections opened ahead of the start.
     concurrency: int = 1
@@ -69,7 +73,8 @@ class LoadPlan:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     def __post_init__(self) -> None:
-        _split_url(self.url)
+        if urlsplit(self.url).scheme not in _NATS_SCHEMES:
+            _split_url(self.url)
         if not self.flow:
             raise ValueError("flow needs at least one request")
         if (self.iterations is None) == (self.duration is None):
@@ -151,16 +156,16 @@ def split_plan(plan: LoadPlan) -> list[WorkerPart]:
                 host=host,
                 port=port,
                 requests=requests,
-                concurrency=_share(plan.concurrency, workers, index),
+                concurrency=share(plan.concurrency, workers, index),
                 rate=rate,
                 iterations=None
                 if plan.iterations is None
-                else _share(plan.iterations, workers, index),
+                else share(plan.iterations, workers, index),
                 duration=plan.duration,
                 warmup=plan.warmup,
                 timeout=plan.timeout,
                 connect_timeout=plan.connect_timeout,
-                max_connections=_share(plan.max_connections, workers, index),
+                max_connections=share(plan.max_connections, workers, index),
                 phase=0.0 if plan.rate is None else index / plan.rate,
             )
         )
@@ -205,5 +210,6 @@ def _split_url(url: str) -> tuple[str, int, str]:
     return parts.hostname, parts.port or 80, parts.path.rstrip("/")
 
 
-def _share(total: int, parts: int, index: int) -> int:
+def share(total: int, parts: int, index: int) -> int:
+    """Part ``index`` of ``total`` split in ``parts``: the first ones get the rest."""
     return total // parts + (1 if index < total % parts else 0)

@@ -8,6 +8,8 @@
       wait until every worker is prepared, name a common start instant (wall clock)
       relay progress(n) in the caller's thread, ~10 times a second
       merge_reports() ──> LoadResult
+
+``run_parts`` is the same machinery for parts made elsewhere (the direct-NATS driver).
 """
 
 from __future__ import annotations
@@ -16,16 +18,16 @@ import logging
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from natsgate.load.plan import LoadPlan, WorkerPart, split_plan
+from natsgate.load.plan import LoadPlan, split_plan
 from natsgate.load.recorder import WorkerReport
 from natsgate.load.result import LoadResult, merge_reports
-from natsgate.load.worker import process_main, run_worker
+from natsgate.load.worker import Part, process_main, run_worker
 
-__all__ = ["run_load"]
+__all__ = ["ProgressCallback", "run_load", "run_parts"]
 
 log = logging.getLogger("natsgate.load")
 
@@ -53,11 +55,25 @@ def run_load(
         len(parts),
         f"rate {plan.rate}/s" if plan.rate is not None else f"concurrency {plan.concurrency}",
     )
-    relay = progress or (lambda _n: None)
-    reports = _run_threads(parts, relay) if in_process else _run_processes(parts, relay, plan)
-    result = merge_reports(sorted(reports, key=lambda report: report.index))
+    result = run_parts(parts, progress, in_process=in_process, connect_timeout=plan.connect_timeout)
     log.info("load: %d requests, %.0f req/s", result.requests, result.requests_per_second)
     return result
+
+
+def run_parts(
+    parts: Sequence[Part],
+    progress: ProgressCallback | None,
+    *,
+    in_process: bool,
+    connect_timeout: float,
+) -> LoadResult:
+    """Run prepared parts in threads or spawned processes and merge their reports."""
+    relay = progress or (lambda _n: None)
+    if in_process:
+        reports = _run_threads(parts, relay)
+    else:
+        reports = _run_processes(parts, relay, connect_timeout)
+    return merge_reports(sorted(reports, key=lambda report: report.index))
 
 
 class _ThreadChannel:
@@ -82,12 +98,12 @@ class _ThreadChannel:
         return self.stop.is_set()
 
 
-def _run_threads(parts: list[WorkerPart], progress: ProgressCallback) -> list[WorkerReport]:
+def _run_threads(parts: Sequence[Part], progress: ProgressCallback) -> list[WorkerReport]:
     channels = [_ThreadChannel() for _ in parts]
     reports: list[WorkerReport] = []
     failures: list[BaseException] = []
 
-    def target(part: WorkerPart, channel: _ThreadChannel) -> None:
+    def target(part: Part, channel: _ThreadChannel) -> None:
         try:
             reports.append(run_worker(part, channel, thread=True))
         except BaseException as exc:
@@ -136,7 +152,7 @@ def _relay_threads(
 
 
 def _run_processes(
-    parts: list[WorkerPart], progress: ProgressCallback, plan: LoadPlan
+    parts: Sequence[Part], progress: ProgressCallback, connect_timeout: float
 ) -> list[WorkerReport]:
     context = multiprocessing.get_context("spawn")
     pipes: dict[Connection, Any] = {}
@@ -151,7 +167,7 @@ def _run_processes(
             process.start()
             theirs.close()
             pipes[ours] = process
-        _wait_ready(pipes, _READY_TIMEOUT + plan.connect_timeout * 2)
+        _wait_ready(pipes, _READY_TIMEOUT + connect_timeout * 2)
         start_at = time.time() + _START_DELAY
         for conn in pipes:
             conn.send(start_at)

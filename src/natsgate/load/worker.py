@@ -10,8 +10,9 @@
       │  <──── WorkerReport ───────────────────┘  resource usage over the measurement
 
 A worker is the same code in a thread (one worker, in the caller's process) and in a
-spawned process (several); only the channel to the parent differs. The common start
-instant lets the parent merge timelines second by second.
+spawned process (several); only the channel to the parent differs. The part says which
+driver runs: an HTTP ``WorkerPart`` (closed or open loop) or a direct-NATS ``NatsPart``.
+The common start instant lets the parent merge timelines second by second.
 """
 
 from __future__ import annotations
@@ -27,13 +28,17 @@ from multiprocessing.connection import Connection
 from typing import Protocol
 
 from natsgate.load.closed_loop import ClosedLoop
+from natsgate.load.nats_loop import NatsClosedLoop, NatsPart
 from natsgate.load.open_loop import OpenLoop
 from natsgate.load.plan import WorkerPart
 from natsgate.load.recorder import Recorder, WorkerReport
 
-__all__ = ["Channel", "PipeChannel", "process_main", "run_worker"]
+__all__ = ["Channel", "Part", "PipeChannel", "process_main", "run_worker"]
 
 _PROGRESS_PERIOD = 0.1
+
+Part = WorkerPart | NatsPart
+Driver = ClosedLoop | OpenLoop | NatsClosedLoop
 
 
 class Channel(Protocol):
@@ -70,13 +75,13 @@ class PipeChannel:
         return False  # a process is stopped by its signals
 
 
-def run_worker(part: WorkerPart, channel: Channel, *, thread: bool) -> WorkerReport:
+def run_worker(part: Part, channel: Channel, *, thread: bool) -> WorkerReport:
     """Run one part to its end in a fresh uvloop event loop; blocks."""
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(_run(part, channel, thread=thread))
 
 
-def process_main(part: WorkerPart, conn: Connection) -> None:
+def process_main(part: Part, conn: Connection) -> None:
     """Entry point of a spawned worker process."""
     try:
         report = run_worker(part, PipeChannel(conn), thread=False)
@@ -87,10 +92,9 @@ def process_main(part: WorkerPart, conn: Connection) -> None:
     conn.close()
 
 
-async def _run(part: WorkerPart, channel: Channel, *, thread: bool) -> WorkerReport:
+async def _run(part: Part, channel: Channel, *, thread: bool) -> WorkerReport:
     recorder = Recorder(corrected=part.rate is not None)
-    driver: ClosedLoop | OpenLoop
-    driver = OpenLoop(part, recorder) if part.rate is not None else ClosedLoop(part, recorder)
+    driver = _driver(part, recorder)
     await driver.prepare()
 
     # In a worker process, objects alive now (modules, plan, connections) live to the end:
@@ -130,6 +134,14 @@ async def _run(part: WorkerPart, channel: Channel, *, thread: bool) -> WorkerRep
         send_span_seconds=driver.send_span_seconds if isinstance(driver, OpenLoop) else 0.0,
         target_rate=part.rate,
     )
+
+
+def _driver(part: Part, recorder: Recorder) -> Driver:
+    if isinstance(part, NatsPart):
+        return NatsClosedLoop(part, recorder)
+    if part.rate is not None:
+        return OpenLoop(part, recorder)
+    return ClosedLoop(part, recorder)
 
 
 class _Progress:
