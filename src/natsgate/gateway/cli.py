@@ -5,23 +5,27 @@
     load routes.toml --> connect NATS --> listen --> write --ready-file --> serve
                                                                             | SIGTERM
     exit 0 <-- close pools <-- drain NATS <-- finish in-flight <-- stop accepting
+
+With ``--workers N`` (N > 1) this process becomes the supervisor of N such
+gateways sharing the port (:mod:`natsgate.gateway.supervisor`); ``--reuse-port``
+and ``--parent-pid`` are how it starts them, not options for users.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import signal
-import tempfile
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from natsgate.gateway.ready import write_ready_file
 from natsgate.gateway.server import Gateway
+from natsgate.gateway.supervisor import Supervisor
 from natsgate.routes import ConfigError, load_config, parse_listen
 
 __all__ = ["add_parser", "run"]
@@ -47,8 +51,18 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--ready-file",
         type=Path,
-        help='write {"pid": ..., "url": ...} here once listening and connected',
+        help='write {"pid": ..., "url": ...} here once listening and connected '
+        '(with --workers N: {"pid": ..., "url": ..., "workers": [pids]} once all are)',
     )
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="gateway processes sharing the port via SO_REUSEPORT (default: %(default)s)",
+    )
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
 
@@ -62,8 +76,18 @@ def run(args: argparse.Namespace) -> int:
         logger.error("%s", exc)
         return 2
     _raise_open_file_limit()
-    gateway = Gateway(config, nats_servers=args.nats_url)
-    return _run_loop(lambda: _serve(gateway, args.ready_file))
+    if args.workers > 1:
+        supervisor = Supervisor(config, args.config, args.workers, args.nats_url, args.ready_file)
+        return supervisor.run()
+    gateway = Gateway(config, nats_servers=args.nats_url, reuse_port=args.reuse_port)
+    return _run_loop(lambda: _serve(gateway, args.ready_file, args.parent_pid))
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _raise_open_file_limit() -> None:
@@ -87,11 +111,16 @@ def _run_loop(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
         return runner.run(main())
 
 
-async def _serve(gateway: Gateway, ready_file: Path | None) -> int:
+async def _serve(gateway: Gateway, ready_file: Path | None, parent_pid: int = 0) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    if parent_pid:
+        watch = asyncio.create_task(_watch_parent(parent_pid, stop))
+        stop_watch = watch.cancel
+    else:
+        stop_watch = None
     try:
         await gateway.start()
     except Exception as exc:  # any start failure is reported, exit 1
@@ -101,23 +130,20 @@ async def _serve(gateway: Gateway, ready_file: Path | None) -> int:
     if ready_file is not None:
         write_ready_file(ready_file, {"pid": os.getpid(), "url": gateway.url})
     await stop.wait()
+    if stop_watch is not None:
+        stop_watch()
     logger.info("shutting down (up to %gs for in-flight requests)", _timeout(gateway))
     await gateway.stop()
     return 0
 
 
+async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    """A worker stops by itself once its supervisor is gone (it would be reparented)."""
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(1.0)
+    logger.error("supervisor (pid %d) is gone: worker %d stopping", parent_pid, os.getpid())
+    stop.set()
+
+
 def _timeout(gateway: Gateway) -> float:
     return gateway.config.gateway.shutdown_timeout
-
-
-def write_ready_file(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON atomically: a reader sees the whole file or none of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".ready-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
