@@ -41,3 +41,62 @@ def test_small_bench_writes_all_nine_cells_without_errors(tmp_path: Path) -> Non
     assert (out / "report.md").read_text().count("seed-parallel") >= 1
     assert (out / "report.html").stat().st_size > 10_000
     assert (out / "nats-server-n1.log").exists()
+
+
+@pytest.mark.timeout(300)
+def test_cluster_instances_and_failover_account_for_every_request(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    status = main(
+        [
+            "bench",
+            "seed-sequential",
+            "--scale",
+            "0.002",
+            "--trials",
+            "1",
+            "--warmup",
+            "0",
+            "--baselines",
+            "--cluster",
+            "3",
+            "--service-instances",
+            "2",
+            "--failover",
+            "nats-node",
+            "--failover",
+            "service",
+            "--failover-iterations",
+            "400",
+            "--out",
+            str(out),
+        ]
+    )
+    report = json.loads((out / "report.json").read_text())
+    (scenario,) = report["scenarios"]
+    assert {t["transport"] for t in scenario["trials"]} == {
+        "http",
+        "http-close",
+        "nats",
+        "direct-http",
+        "direct-nats",
+    }
+    assert all(not any(t["errors"].values()) for t in scenario["trials"])
+    assert len(scenario["trials"][0]["processes"]["nats-server"]["pids"]) == 3
+    assert len(scenario["trials"][0]["processes"]["service"]["pids"]) == 2
+
+    failover = report["failover"]
+    assert [(f["target"], f["transport"]) for f in failover] == [
+        ("nats-node", "nats"),
+        ("service", "http"),
+        ("service", "http-close"),
+        ("service", "nats"),
+    ]
+    for trial in failover:
+        assert trial["expected_requests"] == 400 * 3
+        assert trial["silent_losses"] == 0
+        assert trial["ok"] + sum(trial["errors"].values()) == trial["expected_requests"]
+        # Bounded damage: the survivors carry the rest of the trial.
+        assert trial["ok"] > trial["expected_requests"] // 2
+    # Failures a kill causes are the measurement, not a failed run.
+    assert status == 0
+    assert "Failover under load" in (out / "report.md").read_text()

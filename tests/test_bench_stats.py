@@ -33,7 +33,7 @@ def test_bootstrap_ratio_brackets_the_point_estimate() -> None:
     )
     assert point == pytest.approx(20.5 / 10.0)
     assert low <= point <= high
-    assert 1.8 < low and high < 2.3
+    assert low > 1.8 and high < 2.3
 
 
 def test_bootstrap_of_identical_samples_has_no_spread() -> None:

@@ -13,9 +13,10 @@ from typing import Any, cast
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from natsgate.bench.failover import run_failover
 from natsgate.bench.runner import GATEWAY_TRANSPORTS, BenchSettings, run_bench
 from natsgate.bench.scenarios import SCENARIOS, Scenario
-from natsgate.bench.schema import Report, Sweep, Transport
+from natsgate.bench.schema import FailoverTrial, Report, Sweep, Transport
 from natsgate.bench.stack import Stack, StackError
 from natsgate.bench.sweeps import SweepSettings, concurrency_sweep, rate_sweep
 from natsgate.natsserver import NatsServerError
@@ -25,7 +26,7 @@ __all__ = ["add_parser"]
 logger = logging.getLogger("natsgate.bench")
 
 DEFAULT_SCENARIOS = ("seed-sequential", "seed-payload", "seed-parallel")
-TRANSPORTS = (*GATEWAY_TRANSPORTS, "direct-http")
+TRANSPORTS = (*GATEWAY_TRANSPORTS, "direct-http", "direct-nats")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -67,7 +68,30 @@ def add_parser(subparsers: Any) -> None:
         default=[],
         help="use this NATS server (repeatable for a cluster) instead of an embedded one",
     )
-    parser.add_argument("--cluster", type=int, default=1, help="embedded NATS cluster nodes")
+    parser.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also call the service directly (direct-http, direct-nats): the gateway's share",
+    )
+    scale_out = parser.add_argument_group("scale-out and failover")
+    scale_out.add_argument("--cluster", type=int, default=1, help="embedded NATS cluster nodes")
+    scale_out.add_argument(
+        "--service-instances", type=int, default=1, help="service processes in one queue group"
+    )
+    scale_out.add_argument(
+        "--gateway-workers", type=int, default=1, help="gateway processes sharing one port"
+    )
+    scale_out.add_argument(
+        "--failover",
+        action="append",
+        choices=["nats-node", "service"],
+        default=[],
+        help="after the scenarios, kill this part a third of the way into a trial "
+        "(nats-node needs --cluster 3, service needs --service-instances 2)",
+    )
+    scale_out.add_argument(
+        "--failover-iterations", type=int, default=3000, help="iterations of a failover trial"
+    )
     workload = parser.add_argument_group("workload overrides (applied to every scenario)")
     workload.add_argument("--concurrency", type=int, help="closed loop: flows in flight")
     workload.add_argument("--rate", type=float, help="open loop: requests/s, whatever responses do")
@@ -117,6 +141,27 @@ def _sweeps(
     return planned
 
 
+def _transports(args: argparse.Namespace) -> list[str]:
+    transports = list(args.transports or GATEWAY_TRANSPORTS)
+    if args.baselines:
+        transports += [t for t in ("direct-http", "direct-nats") if t not in transports]
+    return transports
+
+
+def _failover(
+    args: argparse.Namespace, settings: BenchSettings
+) -> Callable[[Stack], list[FailoverTrial]] | None:
+    if not args.failover:
+        return None
+    scenario = replace(
+        SCENARIOS["keepalive-c64"], iterations=args.failover_iterations, duration=None
+    )
+    gateway_only = replace(
+        settings, transports=[t for t in settings.transports if not t.startswith("direct")]
+    )
+    return lambda stack: run_failover(stack, scenario, args.failover, gateway_only)
+
+
 def _progress_factory(progress: Progress) -> Callable[[str, int, int], Callable[[int], None]]:
     def start(label: str, total: int, _round: int) -> Callable[[int], None]:
         task = progress.add_task(label, total=total or None)
@@ -142,11 +187,17 @@ def _run(args: argparse.Namespace) -> int:
     if args.trials < 1 or args.scale <= 0:
         logger.error("--trials must be at least 1 and --scale positive")
         return 2
+    if "nats-node" in args.failover and args.cluster < 2 and not args.nats_url:
+        logger.error("--failover nats-node needs an embedded cluster: add --cluster 3")
+        return 2
+    if "service" in args.failover and args.service_instances < 2:
+        logger.error("--failover service needs --service-instances 2 or more")
+        return 2
     scenarios = [_override(SCENARIOS[n].scaled(args.scale), args) for n in names]
     settings = BenchSettings(
         scenarios=scenarios,
         out=args.out.resolve(),
-        transports=cast(list[Transport], args.transports or list(GATEWAY_TRANSPORTS)),
+        transports=cast(list[Transport], _transports(args)),
         trials=args.trials,
         order=args.order,
         warmup=args.warmup,
@@ -154,6 +205,8 @@ def _run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         nats_urls=args.nats_url,
         cluster=args.cluster,
+        service_instances=args.service_instances,
+        gateway_workers=args.gateway_workers,
         scale=args.scale,
     )
     console = Console(stderr=True)
@@ -166,7 +219,10 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with Progress(*columns, console=console, transient=False) as progress:
             report = run_bench(
-                settings, _progress_factory(progress), _sweeps(args, scenarios[0], settings)
+                settings,
+                _progress_factory(progress),
+                _sweeps(args, scenarios[0], settings),
+                _failover(args, settings),
             )
     except (StackError, NatsServerError) as exc:
         logger.error("%s", exc)
@@ -187,5 +243,8 @@ def _write(report: Report, settings: BenchSettings, console: Console) -> int:
     errors = _error_count(report)
     if errors:
         console.print(f"[bold red]{errors} request(s) failed: see the reports[/]")
-        return 1
-    return 0
+    # Requests a failover kill makes fail are its measurement; one lost silently is a bug.
+    lost = sum(f["silent_losses"] for f in report.get("failover", []))
+    if lost:
+        console.print(f"[bold red]{lost} request(s) lost silently during failover[/]")
+    return 1 if errors or lost else 0

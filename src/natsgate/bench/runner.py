@@ -30,6 +30,7 @@ from natsgate.bench import meta, stats
 from natsgate.bench.scenarios import Scenario, scenario_flow
 from natsgate.bench.schema import (
     SCHEMA_VERSION,
+    FailoverTrial,
     Percentiles,
     ProcessUsage,
     Report,
@@ -40,7 +41,7 @@ from natsgate.bench.schema import (
 from natsgate.bench.schema import Scenario as ScenarioReport
 from natsgate.bench.stack import ROUTE_PREFIXES, Stack
 from natsgate.bench.usage import UsageMonitor
-from natsgate.load import LoadPlan, LoadResult, run_load
+from natsgate.load import LoadPlan, LoadResult, run_load, run_nats_load
 
 __all__ = ["BenchSettings", "run_bench"]
 
@@ -52,6 +53,7 @@ RATIO_PAIRS: tuple[tuple[Transport, Transport], ...] = (
     ("nats", "http-close"),
     ("http", "http-close"),
     ("http", "direct-http"),
+    ("nats", "direct-nats"),
 )
 
 Progress = Callable[[str, int, int], Callable[[int], None]]
@@ -69,6 +71,8 @@ class BenchSettings:
     timeout: float = 30.0
     nats_urls: Sequence[str] = ()
     cluster: int = 1
+    service_instances: int = 1
+    gateway_workers: int = 1
     scale: float = 1.0
     command: Sequence[str] = field(default_factory=lambda: list(sys.argv))
 
@@ -77,7 +81,18 @@ def _target(stack: Stack, transport: Transport) -> tuple[str, str]:
     """Base URL and path prefix that reach the service through ``transport``."""
     if transport == "direct-http":
         return stack.service_http_url, ""
+    if transport == "direct-nats":
+        return stack.nats_urls[0], ""
     return stack.gateway_url, ROUTE_PREFIXES[transport]
+
+
+def _drive(
+    stack: Stack, transport: Transport, plan: LoadPlan, progress: Callable[[int], None] | None
+) -> LoadResult:
+    """Run the load: over HTTP, or (the direct NATS baseline) as NATS requests."""
+    if transport == "direct-nats":
+        return run_nats_load(plan, stack.nats_urls, stack.subject_prefix, progress)
+    return run_load(plan, progress=progress)
 
 
 def _percentiles(result: LoadResult, corrected: bool = False) -> Percentiles:
@@ -143,7 +158,7 @@ def run_trial(
     )
     monitor = UsageMonitor(stack.pids())
     monitor.start()
-    result = run_load(plan, progress=progress)
+    result = _drive(stack, transport, plan, progress)
     processes = monitor.stop()
     processes["load"] = _load_usage(result)
     for note in result.notes:
@@ -170,6 +185,8 @@ def run_trial(
         processes=processes,
         bottleneck=_bottleneck(processes),
         generator_saturated=result.generator_saturated,
+        first_error_at=result.first_error_at,
+        last_error_at=result.last_error_at,
     )
 
 
@@ -228,18 +245,29 @@ def run_bench(
     settings: BenchSettings,
     progress: Progress | None = None,
     sweeps: Sequence[Callable[[Stack], Sweep]] = (),
+    failover: Callable[[Stack], list[FailoverTrial]] | None = None,
 ) -> Report:
     """Start the stack, run every scenario and sweep, stop the stack; return the report."""
     started, t0 = _now(), time.monotonic()
     machine = meta.machine()
     scenarios: list[ScenarioReport] = []
     swept: list[Sweep] = []
-    with Stack(settings.out, nats_urls=list(settings.nats_urls), cluster=settings.cluster) as stack:
+    failed_over: list[FailoverTrial] = []
+    stack = Stack(
+        settings.out,
+        nats_urls=list(settings.nats_urls),
+        cluster=settings.cluster,
+        service_instances=settings.service_instances,
+        gateway_workers=settings.gateway_workers,
+    )
+    with stack:
         for scenario in settings.scenarios:
             scenarios.append(run_scenario(stack, scenario, settings, progress))
         for sweep in sweeps:
             swept.append(sweep(stack))
-    return Report(
+        if failover:
+            failed_over = failover(stack)
+    report = Report(
         schema=SCHEMA_VERSION,
         meta={
             "started": started,
@@ -257,6 +285,8 @@ def run_bench(
                 "load_workers": settings.workers,
                 "request_timeout_seconds": settings.timeout,
                 "nats": list(settings.nats_urls) or f"embedded ({settings.cluster} node(s))",
+                "service_instances": settings.service_instances,
+                "gateway_workers": settings.gateway_workers,
             },
             "versions": meta.versions(),
             "machine": machine,
@@ -264,3 +294,6 @@ def run_bench(
         scenarios=scenarios,
         sweeps=swept,
     )
+    if failed_over:
+        report["failover"] = failed_over
+    return report
