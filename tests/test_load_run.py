@@ -357,3 +357,19 @@ def test_error_window(servers: Servers) -> None:
     assert [kind for _, kind in result.error_times] == ["status"] * result.errors["status"]
     assert result.error_times[-1][0] == result.last_error_at
     assert LoadResult.from_json(result.to_json()).error_times == result.error_times
+
+
+def test_starved_generator_is_flagged(servers: Servers) -> None:
+    """Asked for far more than one Python process can send, the run says so."""
+    url = servers.aiohttp()
+    plan = LoadPlan(url, (get("/hello"),), rate=1_000_000, duration=0.5, max_connections=8)
+    result = run_load(plan)
+    assert result.generator_saturated
+    assert result.achieved_rate is not None and result.achieved_rate < 990_000
+    assert any("saturated" in note for note in result.notes)
+
+
+def test_a_generator_with_headroom_is_not_flagged(servers: Servers) -> None:
+    url = servers.aiohttp()
+    plan = LoadPlan(url, (get("/hello"),), rate=50, duration=0.5)
+    assert not run_load(plan).generator_saturated

@@ -18,7 +18,7 @@ from natsgate.bench.runner import GATEWAY_TRANSPORTS, BenchSettings, run_bench
 from natsgate.bench.scenarios import SCENARIOS, Scenario
 from natsgate.bench.schema import FailoverTrial, Report, Sweep, Transport
 from natsgate.bench.stack import Stack, StackError
-from natsgate.bench.sweeps import SweepSettings, concurrency_sweep, rate_sweep
+from natsgate.bench.sweeps import SweepSettings, concurrency_sweep, instances_sweep, rate_sweep
 from natsgate.natsserver import NatsServerError
 
 __all__ = ["add_parser"]
@@ -101,9 +101,10 @@ def add_parser(subparsers: Any) -> None:
     sweeps.add_argument(
         "--sweep",
         action="append",
-        choices=["concurrency", "rate"],
+        choices=["concurrency", "rate", "instances"],
         default=[],
-        help="throughput vs concurrency, or highest sustainable rate and latency below it",
+        help="throughput vs concurrency; highest sustainable rate and latency below it; "
+        "throughput with 1, 2 and 4 service instances",
     )
     sweeps.add_argument("--sweep-seconds", type=float, default=5.0, help="seconds per point")
     sweeps.add_argument(
@@ -136,9 +137,18 @@ def _sweeps(
     for kind in args.sweep:
         if kind == "concurrency":
             planned.append(lambda stack: concurrency_sweep(stack, scenario, settings, sweep))
-        else:
+        elif kind == "rate":
             planned.append(lambda stack: rate_sweep(stack, scenario, settings, sweep))
     return planned
+
+
+def _after(
+    args: argparse.Namespace, scenario: Scenario, settings: BenchSettings
+) -> list[Callable[[], Sweep]]:
+    if "instances" not in args.sweep:
+        return []
+    sweep = SweepSettings(point_seconds=args.sweep_seconds)
+    return [lambda: instances_sweep(scenario, settings, sweep)]
 
 
 def _transports(args: argparse.Namespace) -> list[str]:
@@ -223,6 +233,7 @@ def _run(args: argparse.Namespace) -> int:
                 _progress_factory(progress),
                 _sweeps(args, scenarios[0], settings),
                 _failover(args, settings),
+                _after(args, scenarios[0], settings),
             )
     except (StackError, NatsServerError) as exc:
         logger.error("%s", exc)

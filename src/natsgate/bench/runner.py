@@ -246,8 +246,12 @@ def run_bench(
     progress: Progress | None = None,
     sweeps: Sequence[Callable[[Stack], Sweep]] = (),
     failover: Callable[[Stack], list[FailoverTrial]] | None = None,
+    after: Sequence[Callable[[], Sweep]] = (),
 ) -> Report:
-    """Start the stack, run every scenario and sweep, stop the stack; return the report."""
+    """Start the stack, run every scenario and sweep, stop the stack; return the report.
+
+    ``after`` sweeps start stacks of their own, once the main one has stopped.
+    """
     started, t0 = _now(), time.monotonic()
     machine = meta.machine()
     scenarios: list[ScenarioReport] = []
@@ -267,6 +271,7 @@ def run_bench(
             swept.append(sweep(stack))
         if failover:
             failed_over = failover(stack)
+    swept += [sweep() for sweep in after]
     report = Report(
         schema=SCHEMA_VERSION,
         meta={

@@ -175,7 +175,7 @@ class Scenario(TypedDict):
 
 class SweepPoint(TypedDict):
     transport: Transport
-    x: float  # concurrency or target rate
+    x: float  # concurrency, target rate, or service instances
     requests_per_second: float
     p50_us: float
     p99_us: float
@@ -184,7 +184,7 @@ class SweepPoint(TypedDict):
 
 class Sweep(TypedDict):
     name: str
-    kind: Literal["concurrency", "rate"]
+    kind: Literal["concurrency", "rate", "instances"]
     points: list[SweepPoint]
     # Rate sweeps: each transport's highest sustainable rate (requests/s).
     limits: NotRequired[dict[str, float]]

@@ -4,6 +4,9 @@ Saturation and latency are measured separately, because a closed loop at full
 speed says nothing about latency under a normal load::
 
     concurrency sweep   closed loop at 1, 4, 16, 64, 256, 1000, 2500 flows in flight
+    instances sweep     closed loop at 64 flows in flight against 1, 2 and 4 service
+                        instances (a fresh stack each: a queue group of N on NATS,
+                        N upstreams round robin on HTTP)
     rate sweep          open loop: raise the rate until a transport stops keeping up
                         (achieved < 99% of target, or p99 over the bound, or errors),
                         bisect to its highest sustainable rate, then measure latency
@@ -25,11 +28,19 @@ from natsgate.bench.scenarios import Scenario
 from natsgate.bench.schema import Sweep, SweepPoint, Transport, Trial
 from natsgate.bench.stack import Stack
 
-__all__ = ["CONCURRENCY_POINTS", "SweepSettings", "concurrency_sweep", "rate_sweep"]
+__all__ = [
+    "CONCURRENCY_POINTS",
+    "INSTANCE_POINTS",
+    "SweepSettings",
+    "concurrency_sweep",
+    "instances_sweep",
+    "rate_sweep",
+]
 
 logger = logging.getLogger("natsgate.bench")
 
 CONCURRENCY_POINTS = (1, 4, 16, 64, 256, 1000, 2500)
+INSTANCE_POINTS = (1, 2, 4)
 LATENCY_FRACTIONS = (0.25, 0.5, 0.75)
 
 
@@ -141,3 +152,31 @@ def rate_sweep(
             trial = _open_trial(stack, scenario, transport, rate, settings, sweep)
             points.append(_point(trial, rate))
     return Sweep(name=f"{scenario.name}-rate", kind="rate", points=points, limits=limits)
+
+
+def instances_sweep(
+    scenario: Scenario,
+    settings: BenchSettings,
+    sweep: SweepSettings,
+    points: Sequence[int] = INSTANCE_POINTS,
+) -> Sweep:
+    """Closed-loop throughput of each transport as service instances are added.
+
+    Each point starts a stack of its own, so it must run while no other stack
+    is serving (an external NATS would otherwise see two queue groups' members).
+    """
+    at = replace(scenario, concurrency=64, iterations=None, duration=sweep.point_seconds)
+    result: list[SweepPoint] = []
+    for instances in points:
+        stack = Stack(
+            settings.out / f"instances-{instances}",
+            nats_urls=list(settings.nats_urls),
+            cluster=settings.cluster,
+            service_instances=instances,
+            gateway_workers=settings.gateway_workers,
+        )
+        with stack:
+            for transport in settings.transports:
+                trial = run_trial(stack, at, transport, 0, settings)
+                result.append(_point(trial, instances))
+    return Sweep(name=f"{scenario.name}-instances", kind="instances", points=result)

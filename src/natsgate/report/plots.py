@@ -213,11 +213,17 @@ def report_plots(report: Report) -> list[Plot]:
     return [found] if found else []
 
 
+_SWEEP_AXES = {
+    "concurrency": "concurrency (flows in flight)",
+    "instances": "service instances",
+}
+
+
 def _sweep_plot(sweep: Sweep) -> Plot | None:
     names = model.sort_transports(p["transport"] for p in sweep["points"])
     if not names:
         return None
-    concurrency = sweep["kind"] == "concurrency"
+    concurrency = sweep["kind"] in ("concurrency", "instances")
     figure = new_figure(6.0, 3.0, Margins())
     axes = figure.subplots()
     for name in names:
@@ -253,9 +259,9 @@ def _sweep_plot(sweep: Sweep) -> Plot | None:
     axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     axes.xaxis.set_minor_formatter(NullFormatter())
     if concurrency:
-        axes.set_xlabel("concurrency (flows in flight)")
+        axes.set_xlabel(_SWEEP_AXES[sweep["kind"]])
         axes.set_ylabel("requests/s")
-        title = "throughput vs concurrency"
+        title = f"throughput vs {sweep['kind']}"
     else:
         axes.set_yscale("log")
         axes.set_xlabel("target requests/s")

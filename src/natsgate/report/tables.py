@@ -260,7 +260,9 @@ def _sweep_cell(point: SweepPoint | None) -> Cell:
 def sweep_table(sweep: Sweep) -> Table:
     names = model.sort_transports(p["transport"] for p in sweep["points"])
     xs = sorted({p["x"] for p in sweep["points"]})
-    label = "concurrency" if sweep["kind"] == "concurrency" else "target req/s"
+    label = {"concurrency": "concurrency", "instances": "service instances"}.get(
+        sweep["kind"], "target req/s"
+    )
     table = Table(
         key=f"sweep-{sweep['name']}",
         caption=f"Sweep {sweep['name']}: throughput and latency by {label}",
