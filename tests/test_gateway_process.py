@@ -98,3 +98,44 @@ def test_bad_config_is_refused_at_start(tmp_path: Path, text: str, words: str) -
 
     assert done.returncode == 2
     assert words in done.stderr.decode()
+
+
+UNREACHABLE = """
+[gateway]
+listen = "127.0.0.1:0"
+[nats]
+servers = ["nats://127.0.0.1:1"]
+connect_timeout = {timeout}
+[[route]]
+prefix = "/n"
+subject = "t"
+"""
+
+
+def test_unreachable_nats_at_start_exits_1_naming_the_url(tmp_path: Path) -> None:
+    config = tmp_path / "routes.toml"
+    config.write_text(UNREACHABLE.format(timeout=1.0))
+    done = subprocess.run(_gateway_command(config), capture_output=True, timeout=30, check=False)
+
+    assert done.returncode == 1
+    assert "cannot connect to NATS at nats://127.0.0.1:1 within 1s" in done.stderr.decode()
+
+
+async def test_sigterm_while_connecting_to_nats_stops_promptly(tmp_path: Path) -> None:
+    config = tmp_path / "routes.toml"
+    config.write_text(UNREACHABLE.format(timeout=120.0))
+    process = subprocess.Popen(
+        _gateway_command(config), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        assert process.stderr is not None
+        line = await asyncio.to_thread(process.stderr.readline)
+        while b"connecting to NATS" not in line:
+            assert line, "gateway exited before connecting"
+            line = await asyncio.to_thread(process.stderr.readline)
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)

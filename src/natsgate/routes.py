@@ -23,6 +23,7 @@ Schema (every key optional except each route's target)::
     [nats]
     servers = ["nats://127.0.0.1:4222"]
     name = "natsgate-gateway"
+    connect_timeout = 5.0              # seconds for the first connect at start (then exit 1)
     user = ""                          # with password
     password = ""
     token = ""
@@ -113,6 +114,7 @@ class GatewaySettings:
 class NatsSettings:
     servers: tuple[str, ...] = ("nats://127.0.0.1:4222",)
     name: str = "natsgate-gateway"
+    connect_timeout: float = 5.0  # the first connect only; reconnects retry forever
     user: str = ""
     password: str = field(default="", repr=False)
     token: str = field(default="", repr=False)
@@ -402,7 +404,7 @@ def _nats(data: Mapping[str, Any]) -> NatsSettings:
         "tls_cert",
         "tls_key",
     ]
-    _only_keys(data, {"servers", *strings}, "[nats]")
+    _only_keys(data, {"servers", "connect_timeout", *strings}, "[nats]")
     servers = _get(data, "servers", list, ["nats://127.0.0.1:4222"])
     if not servers or not all(isinstance(s, str) and s for s in servers):
         raise ConfigError("[nats] servers must be a non-empty list of URLs")
@@ -411,7 +413,11 @@ def _nats(data: Mapping[str, Any]) -> NatsSettings:
         values = {key: _get(data, key, str, defaults[key]) for key in strings}
     except ConfigError as exc:
         raise ConfigError(f"[nats] {exc}") from None
-    return NatsSettings(servers=tuple(servers), **values)
+    try:
+        timeout = _positive(_get(data, "connect_timeout", (int, float), 5.0), "connect_timeout")
+    except ConfigError as exc:
+        raise ConfigError(f"[nats] {exc}") from None
+    return NatsSettings(servers=tuple(servers), connect_timeout=float(timeout), **values)
 
 
 _ROUTE_KEYS = {

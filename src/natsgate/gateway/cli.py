@@ -6,6 +6,9 @@
                                                                             | SIGTERM
     exit 0 <-- close pools <-- drain NATS <-- finish in-flight <-- stop accepting
 
+No NATS server within ``[nats] connect_timeout`` is exit 1; SIGTERM or SIGINT
+while still connecting stops at once (exit 0).
+
 With ``--workers N`` (N > 1) this process becomes the supervisor of N such
 gateways sharing the port (:mod:`natsgate.gateway.supervisor`); ``--reuse-port``
 and ``--parent-pid`` are how it starts them, not options for users.
@@ -122,11 +125,15 @@ async def _serve(gateway: Gateway, ready_file: Path | None, parent_pid: int = 0)
     else:
         stop_watch = None
     try:
-        await gateway.start()
+        started = await _start_unless_stopped(gateway, stop)
     except Exception as exc:  # any start failure is reported, exit 1
         logger.error("gateway failed to start: %s", exc)
         await gateway.stop(timeout=0)
         return 1
+    if not started:
+        logger.info("stopped while starting")
+        await gateway.stop(timeout=0)
+        return 0
     if ready_file is not None:
         write_ready_file(ready_file, {"pid": os.getpid(), "url": gateway.url})
     await stop.wait()
@@ -135,6 +142,20 @@ async def _serve(gateway: Gateway, ready_file: Path | None, parent_pid: int = 0)
     logger.info("shutting down (up to %gs for in-flight requests)", _timeout(gateway))
     await gateway.stop()
     return 0
+
+
+async def _start_unless_stopped(gateway: Gateway, stop: asyncio.Event) -> bool:
+    """``gateway.start()``, cut short (False) when a signal sets ``stop`` first."""
+    start = asyncio.ensure_future(gateway.start())
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({start, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not start.done():
+        start.cancel()
+        await asyncio.gather(start, return_exceptions=True)
+        return False
+    start.result()
+    return True
 
 
 async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:

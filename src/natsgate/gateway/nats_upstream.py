@@ -60,16 +60,27 @@ class NatsUpstream:
         return self.nc is not None and bool(self.nc.is_connected)
 
     async def start(self) -> None:
-        """Connect and subscribe the inbox; raises nats-py's errors if the server is down."""
+        """Connect and subscribe the inbox; ConnectionError if no server answers in time."""
         self._loop = asyncio.get_running_loop()
         options = self.settings.connect_options()
-        self.nc = await connect(
-            self.servers,
-            name=self.settings.name,
-            disconnected_cb=self._on_disconnected,
-            reconnected_cb=self._on_reconnected,
-            **options,
-        )
+        timeout = self.settings.connect_timeout
+        logger.info("connecting to NATS at %s (up to %gs)", ", ".join(self.servers), timeout)
+        try:
+            self.nc = await asyncio.wait_for(
+                connect(
+                    self.servers,
+                    name=self.settings.name,
+                    disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected,
+                    **options,
+                ),
+                timeout,
+            )
+        except Exception as exc:  # nats-py raises its own errors, OSError or TimeoutError
+            raise ConnectionError(
+                f"cannot connect to NATS at {', '.join(self.servers)} within {timeout:g}s: "
+                f"{exc or type(exc).__name__}"
+            ) from exc
         self._inbox = self.nc.new_inbox()
         await self.nc.subscribe(self._inbox + ".*", cb=self._on_reply)
         logger.info("NATS connected to %s", _server_of(self.nc))
