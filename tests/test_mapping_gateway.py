@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from natsgate import mapping
+from natsgate.errors import BadRequest
 
 
 def test_reply_headers_drop_fields_named_in_connection() -> None:
@@ -12,3 +15,14 @@ def test_reply_headers_drop_fields_named_in_connection() -> None:
     )
 
     assert lines == [("Http-Status", "200"), ("X-Keep", "2")]
+
+
+@pytest.mark.parametrize("path", ["/..", "/a/../b", "/.", "/a/.", "/%2E%2E", "/%2e.", "/a/%2E/"])
+def test_dot_segments_are_refused(path: str) -> None:
+    with pytest.raises(BadRequest, match="segment"):
+        mapping.refuse_dot_segments(path)
+
+
+@pytest.mark.parametrize("path", ["", "/", "/a.b", "/...", "/.a", "/a..", "/%2E%2E%2E", "/%252E"])
+def test_dots_inside_a_segment_pass(path: str) -> None:
+    mapping.refuse_dot_segments(path)

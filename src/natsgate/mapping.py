@@ -61,6 +61,7 @@ __all__ = [
     "parse_reply",
     "parse_service_request",
     "path_tokens",
+    "refuse_dot_segments",
     "reply_headers",
     "unescape_token",
     "validate_subject_prefix",
@@ -114,6 +115,7 @@ _SUBJECT_TOKEN_RE = re.compile(r"[A-Za-z0-9_\-$]+")
 _SAFE_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _BAD_PERCENT_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _ESCAPED_RE = re.compile(r"~([0-9A-F]{2})")
+_ENCODED_DOT_RE = re.compile(r"%2e", re.IGNORECASE)
 
 
 # -- subjects ----------------------------------------------------------------
@@ -147,6 +149,19 @@ def path_tokens(path: str) -> list[str]:
             raise BadRequest("malformed percent-encoding in path")
         tokens.append(escape_token(unquote_to_bytes(segment)))
     return tokens
+
+
+def refuse_dot_segments(path: str) -> None:
+    """400 for a ``.`` or ``..`` segment, raw or percent-encoded (``%2E``, any case).
+
+    An HTTP upstream (or a proxy in front of it) may resolve such a segment
+    (RFC 3986 5.2.4) and so leave the base path the route is confined to.
+    """
+    if "." not in path and "%" not in path:
+        return
+    for segment in path.split("/"):
+        if segment and _ENCODED_DOT_RE.sub(".", segment) in (".", ".."):
+            raise BadRequest("path has a '.' or '..' segment")
 
 
 def build_subject(

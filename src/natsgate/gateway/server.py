@@ -39,6 +39,7 @@ from natsgate.mapping import (
     escape_token,
     nats_request,
     path_tokens,
+    refuse_dot_segments,
 )
 from natsgate.routes import Config, Match, PrefixRoute, TemplateRoute
 
@@ -183,6 +184,7 @@ class Gateway:
         body = await _read_body(request, route.max_body)
         headers = self._edge_headers(request)
         if isinstance(route, PrefixRoute) and not route.subject:
+            refuse_dot_segments(match.path)  # NATS routes escape them into a token instead
             status, out, data, length = await self.http[route.index].forward(
                 request.method, match.path, sep, query, headers, body
             )
