@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
@@ -158,3 +160,61 @@ async def test_readyz_without_routes_is_503() -> None:
 
     assert response.status == 503
     assert response.json()["reason"] == "no routes configured"
+
+
+# -- clients that stall or leave ----------------------------------------------------
+
+
+async def _metric_line(url: str, words: str) -> str:
+    for _ in range(100):
+        text = (await raw_request(url, "GET", "/metrics")).body.decode()
+        lines = [line for line in text.splitlines() if words in line]
+        if lines:
+            return lines[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no metric line with {words}")
+
+
+@pytest.mark.parametrize("prefix", ["/h", "/n"])
+async def test_client_gone_mid_body_is_one_info_line_and_499(
+    gateway: Gateway, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+    writer.write(
+        f"POST {prefix}/echo HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc".encode()
+    )
+    await writer.drain()
+    await asyncio.sleep(0.1)
+    writer.close()
+    await writer.wait_closed()
+
+    line = await _metric_line(gateway.url, f'route="{prefix}",status="499"')
+    assert line.endswith(" 1.0")
+    assert "500" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    gone = [r for r in caplog.records if "went away" in r.getMessage()]
+    assert len(gone) == 1 and gone[0].levelno == logging.INFO
+    assert gone[0].name == "natsgate.gateway"
+
+
+@pytest.mark.parametrize("prefix", ["/h", "/n"])
+async def test_stalled_body_is_408_within_body_timeout(
+    shared_nats: NatsServer, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with inspect_upstream() as upstream:
+        config = config_for(shared_nats.url, upstream)
+        config = replace(config, gateway=replace(config.gateway, body_timeout=1.0))
+        async with running_gateway(config) as gw:
+            reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+            head = f"POST {prefix}/x HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nabc"
+            writer.write(head.encode())
+            # Answered at once; aiohttp then lingers (reads what may still come) and closes.
+            answer = await RawConnection(reader, writer).receive("POST")
+            writer.close()
+
+    assert answer.status == 408
+    assert answer.header("Connection") == "close"
+    assert "not received within 1s" in answer.json()["error"]
+    lines = [r for r in caplog.records if "408" in r.getMessage()]
+    assert len(lines) == 1 and not lines[0].exc_info

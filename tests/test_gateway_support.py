@@ -100,6 +100,10 @@ class RawConnection:
         self.writer.write(head + body)
         return await asyncio.wait_for(self._read(method), 10)
 
+    async def receive(self, method: str) -> RawResponse:
+        """Read one response (to a request written some other way)."""
+        return await asyncio.wait_for(self._read(method), 10)
+
     async def _read(self, method: str) -> RawResponse:
         head = await self.reader.readuntil(b"\r\n\r\n")
         status_line, *header_text = head.decode("utf-8").split("\r\n")

@@ -5,8 +5,10 @@
     NatsgateError
     +-- ClientError             the request itself is at fault (4xx)
     |   +-- BadRequest          400: malformed path, header or body
+    |   +-- RequestTimeout      408: request body not received within body_timeout
     |   +-- PayloadTooLarge     413: body over the route's limit or the server's max_payload
     |   +-- URITooLong          414: subject or path over the limit
+    |   +-- ClientGone          499: client closed the connection mid-request (nginx's code)
     +-- UpstreamError           the service could not answer properly (5xx)
         +-- UpstreamConnectError  502: HTTP upstream refused or unreachable
         +-- BadReply              502: reply that does not decode
@@ -24,9 +26,11 @@ __all__ = [
     "BadReply",
     "BadRequest",
     "ClientError",
+    "ClientGone",
     "NatsgateError",
     "NoResponders",
     "PayloadTooLarge",
+    "RequestTimeout",
     "URITooLong",
     "UpstreamConnectError",
     "UpstreamError",
@@ -53,12 +57,22 @@ class BadRequest(ClientError):
     status = 400
 
 
+class RequestTimeout(ClientError):
+    status = 408
+
+
 class PayloadTooLarge(ClientError):
     status = 413
 
 
 class URITooLong(ClientError):
     status = 414
+
+
+class ClientGone(ClientError):
+    """Nothing can be sent back; the status is for metrics and logs only."""
+
+    status = 499
 
 
 class UpstreamError(NatsgateError):

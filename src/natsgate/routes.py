@@ -18,6 +18,7 @@ Schema (every key optional except each route's target)::
     trusted_proxies = ["127.0.0.1/32"] # CIDRs whose X-Forwarded-* chain is kept and appended to
     max_body = 1048576                 # default request body limit of a route, bytes
     shutdown_timeout = 10.0            # seconds in-flight requests get on SIGTERM
+    body_timeout = 10.0                # seconds to receive a whole request body, else 408
     metrics = true                     # false: no Prometheus updates on the hot path
 
     [nats]
@@ -108,6 +109,7 @@ class GatewaySettings:
     max_body: int = DEFAULT_MAX_BODY
     shutdown_timeout: float = 10.0
     metrics: bool = True
+    body_timeout: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,7 +362,15 @@ def _positive(value: float, key: str) -> float:
 
 
 def _gateway(data: Mapping[str, Any]) -> GatewaySettings:
-    keys = {"listen", "backlog", "trusted_proxies", "max_body", "shutdown_timeout", "metrics"}
+    keys = {
+        "listen",
+        "backlog",
+        "trusted_proxies",
+        "max_body",
+        "shutdown_timeout",
+        "metrics",
+        "body_timeout",
+    }
     _only_keys(data, keys, "[gateway]")
     host, port = parse_listen(_get(data, "listen", str, DEFAULT_LISTEN))
     proxies = _get(data, "trusted_proxies", list, [])
@@ -380,7 +390,12 @@ def _gateway(data: Mapping[str, Any]) -> GatewaySettings:
             _positive(_get(data, "shutdown_timeout", (int, float), 10.0), "shutdown_timeout")
         ),
         metrics=_get(data, "metrics", bool, True),
+        body_timeout=_seconds(data, "body_timeout", 10.0),
     )
+
+
+def _seconds(data: Mapping[str, Any], key: str, default: float) -> float:
+    return float(_positive(_get(data, key, (int, float), default), key))
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

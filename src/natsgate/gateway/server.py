@@ -28,7 +28,7 @@ from aiohttp import web
 from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDict
 
-from natsgate.errors import BadRequest, NatsgateError, PayloadTooLarge
+from natsgate.errors import BadRequest, ClientGone, NatsgateError, PayloadTooLarge, RequestTimeout
 from natsgate.gateway.http_upstream import HttpUpstream
 from natsgate.gateway.metrics import CONTENT_TYPE_LATEST, Metrics
 from natsgate.gateway.nats_upstream import NatsUpstream
@@ -157,6 +157,11 @@ class Gateway:
         self.metrics.in_flight += 1
         try:
             response = await self._forward(request, match, sep, query)
+        except ClientGone as exc:
+            logger.info(
+                "%s %s (route %s): %s", request.method, _loggable_path(request), route.name, exc
+            )
+            response = web.Response(status=exc.status)  # never sent: the transport is gone
         except NatsgateError as exc:
             response = self._failure(request, route.name, exc)
         except Exception:
@@ -181,7 +186,7 @@ class Gateway:
         self, request: BaseRequest, match: Match, sep: str, query: str
     ) -> web.StreamResponse:
         route = match.route
-        body = await _read_body(request, route.max_body)
+        body = await _read_body(request, route.max_body, self.config.gateway.body_timeout)
         headers = self._edge_headers(request)
         if isinstance(route, PrefixRoute) and not route.subject:
             refuse_dot_segments(match.path)  # NATS routes escape them into a token instead
@@ -245,7 +250,10 @@ class Gateway:
             exc.status,
             exc.reason,
         )
-        return _error(request, exc.status, exc.reason)
+        response = _error(request, exc.status, exc.reason)
+        if isinstance(exc, RequestTimeout):
+            response.force_close()  # the rest of the body may still come: do not read it
+        return response
 
     def _reject(self, request: BaseRequest, exc: NatsgateError) -> web.Response:
         response = self._failure(request, "-", exc)
@@ -287,8 +295,13 @@ class Gateway:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-async def _read_body(request: BaseRequest, limit: int) -> bytes:
-    """The whole request body, refused with 413 as soon as it passes ``limit``."""
+async def _read_body(request: BaseRequest, limit: int, timeout: float) -> bytes:
+    """The whole request body: 413 as soon as it passes ``limit``, 408 if not in by ``timeout``.
+
+    The client closing the connection mid-body is :class:`ClientGone`: aiohttp
+    fails the payload with ConnectionResetError (aiohttp's ClientConnectionResetError
+    is one). Handlers are not cancelled on disconnect (web.Server's default).
+    """
     length = request.content_length
     if length is not None and length > limit:
         raise PayloadTooLarge(f"body of {length} bytes is over the route's limit of {limit}")
@@ -296,14 +309,20 @@ async def _read_body(request: BaseRequest, limit: int) -> bytes:
         return b""
     chunks = []
     size = 0
-    while True:
-        chunk = await request.content.readany()
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body is over the route's limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                chunk = await request.content.readany()
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"body is over the route's limit of {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"request body not received within {timeout:g}s") from None
+    except ConnectionResetError:
+        raise ClientGone(f"client went away after {size} body bytes") from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
