@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from nats.aio.msg import Msg
@@ -66,7 +66,7 @@ class NatsUpstream:
         timeout = self.settings.connect_timeout
         logger.info("connecting to NATS at %s (up to %gs)", ", ".join(self.servers), timeout)
         try:
-            self.nc = await asyncio.wait_for(
+            self.nc = await _within(
                 connect(
                     self.servers,
                     name=self.settings.name,
@@ -154,6 +154,25 @@ class NatsUpstream:
         logger.info("NATS reconnected to %s", _server_of(self.nc))
         if self.on_reconnect is not None:
             self.on_reconnect()
+
+
+async def _within(connecting: Coroutine[Any, Any, Client], timeout: float) -> Client:
+    """``connecting`` if it ends within ``timeout`` (else TimeoutError); cancellable.
+
+    nats-py's connect loop retries forever and can swallow one cancellation (an
+    inner ``wait_for`` that completes as it is cancelled, Python 3.11), so
+    ``asyncio.wait_for`` could wait for it without end: cancel until it ends.
+    """
+    task = asyncio.ensure_future(connecting)
+    try:
+        await asyncio.wait({task}, timeout=timeout)
+    finally:
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.5)
+    if task.cancelled():
+        raise TimeoutError
+    return task.result()
 
 
 def _decode(msg: Msg, subject: str) -> Reply:
