@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import pytest
@@ -218,3 +219,55 @@ async def test_stalled_body_is_408_within_body_timeout(
     assert "not received within 1s" in answer.json()["error"]
     lines = [r for r in caplog.records if "408" in r.getMessage()]
     assert len(lines) == 1 and not lines[0].exc_info
+
+
+@asynccontextmanager
+async def _gateway_with(nats_url: str, **settings: float) -> AsyncIterator[Gateway]:
+    async with inspect_upstream() as upstream:
+        config = config_for(nats_url, upstream)
+        config = replace(config, gateway=replace(config.gateway, **settings))
+        async with running_gateway(config) as gw:
+            yield gw
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET /h/x HTTP/1.1\r\nHost: h\r\n"])
+async def test_connection_without_a_request_head_is_closed(
+    shared_nats: NatsServer, sent: bytes
+) -> None:
+    # keepalive_timeout (which aiohttp also runs from accept) is far off: the sweep closes it.
+    async with _gateway_with(shared_nats.url, header_timeout=1.0, keepalive_timeout=60.0) as gw:
+        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+        writer.write(sent)
+        started = time.monotonic()
+        left = await asyncio.wait_for(reader.read(), 10)  # b"" once the gateway closes it
+        writer.close()
+
+    assert left == b""
+    assert time.monotonic() - started >= 0.9
+
+
+async def test_idle_keepalive_connection_is_closed_after_keepalive_timeout(
+    shared_nats: NatsServer,
+) -> None:
+    async with _gateway_with(shared_nats.url, header_timeout=60.0, keepalive_timeout=1.0) as gw:
+        conn = await RawConnection.open(gw.url)
+        response = await conn.send("GET", "/h/x")
+        left = await asyncio.wait_for(conn.reader.read(), 10)
+        await conn.close()
+
+    assert response.status == 200
+    assert left == b""
+
+
+async def test_busy_keepalive_connection_stays_open(shared_nats: NatsServer) -> None:
+    async with _gateway_with(shared_nats.url, header_timeout=1.0, keepalive_timeout=2.0) as gw:
+        conn = await RawConnection.open(gw.url)
+        try:
+            statuses = []
+            for _ in range(8):  # 4 s: past both timeouts
+                statuses.append((await conn.send("GET", "/h/x")).status)
+                await asyncio.sleep(0.5)
+        finally:
+            await conn.close()
+
+    assert statuses == [200] * 8

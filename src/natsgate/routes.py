@@ -19,6 +19,8 @@ Schema (every key optional except each route's target)::
     max_body = 1048576                 # default request body limit of a route, bytes
     shutdown_timeout = 10.0            # seconds in-flight requests get on SIGTERM
     body_timeout = 10.0                # seconds to receive a whole request body, else 408
+    header_timeout = 10.0              # seconds a new connection gets to send a request head
+    keepalive_timeout = 75.0           # seconds an idle keep-alive connection is kept
     metrics = true                     # false: no Prometheus updates on the hot path
 
     [nats]
@@ -110,6 +112,8 @@ class GatewaySettings:
     shutdown_timeout: float = 10.0
     metrics: bool = True
     body_timeout: float = 10.0
+    header_timeout: float = 10.0
+    keepalive_timeout: float = 75.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +374,8 @@ def _gateway(data: Mapping[str, Any]) -> GatewaySettings:
         "shutdown_timeout",
         "metrics",
         "body_timeout",
+        "header_timeout",
+        "keepalive_timeout",
     }
     _only_keys(data, keys, "[gateway]")
     host, port = parse_listen(_get(data, "listen", str, DEFAULT_LISTEN))
@@ -391,6 +397,8 @@ def _gateway(data: Mapping[str, Any]) -> GatewaySettings:
         ),
         metrics=_get(data, "metrics", bool, True),
         body_timeout=_seconds(data, "body_timeout", 10.0),
+        header_timeout=_seconds(data, "header_timeout", 10.0),
+        keepalive_timeout=_seconds(data, "keepalive_timeout", 75.0),
     )
 
 

@@ -7,6 +7,7 @@
       http_upstream.py  HttpUpstream: aiohttp client pool per HTTP route
       balancer.py       Rotation: round robin over a route's upstreams, back-off on refusal
       nats_upstream.py  NatsUpstream: one inbox subscription, a map of futures
+      deadlines.py      TrackingServer: closes connections without a request head in time
       metrics.py        Prometheus counters and histogram
       cli.py            ``natsgate gateway --config routes.toml``
       supervisor.py     ``--workers N``: N gateway processes on one port (SO_REUSEPORT)

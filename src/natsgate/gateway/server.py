@@ -29,6 +29,7 @@ from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDict
 
 from natsgate.errors import BadRequest, ClientGone, NatsgateError, PayloadTooLarge, RequestTimeout
+from natsgate.gateway.deadlines import TrackingServer
 from natsgate.gateway.http_upstream import HttpUpstream
 from natsgate.gateway.metrics import CONTENT_TYPE_LATEST, Metrics
 from natsgate.gateway.nats_upstream import NatsUpstream
@@ -90,7 +91,7 @@ class Gateway:
         self._trusted: dict[str, bool] = {}
         self._method_tokens: dict[str, str] = {}
         self._debug = False
-        self._server: web.Server | None = None
+        self._server: TrackingServer | None = None
         self._listener: asyncio.AbstractServer | None = None
 
     @property
@@ -108,7 +109,13 @@ class Gateway:
             await self.nats.start()
         for upstream in self.http.values():
             await upstream.start()
-        self._server = web.Server(self.handle, access_log=None)
+        settings = self.config.gateway
+        self._server = TrackingServer(
+            self.handle,
+            access_log=None,
+            header_timeout=settings.header_timeout,
+            keepalive_timeout=settings.keepalive_timeout,
+        )
         loop = asyncio.get_running_loop()
         self._listener = await loop.create_server(
             self._server,
@@ -128,6 +135,7 @@ class Gateway:
         if self._listener is not None:
             self._listener.close()
         if self._server is not None:
+            await self._server.stop_sweeping()
             self._server.pre_shutdown()
             await self._server.shutdown(timeout)
         if self._listener is not None:
@@ -142,6 +150,8 @@ class Gateway:
 
     async def handle(self, request: BaseRequest) -> web.StreamResponse:
         """The one request handler: reserved paths, then routes, then 404."""
+        assert self._server is not None
+        self._server.head_done(request.protocol)
         path, sep, query = request.raw_path.partition("?")
         ops = self._ops.get(path)
         if ops is not None:
