@@ -271,3 +271,35 @@ async def test_busy_keepalive_connection_stays_open(shared_nats: NatsServer) -> 
             await conn.close()
 
     assert statuses == [200] * 8
+
+
+PARSER_ERRORS = [
+    b"GET /h/x HTTP/1.1\r\nHost: h\r\nX-A: a\rSECRET\r\n\r\n",
+    b"GET /h/x HTTP/1.1\r\nHost: h\r\nX-A: a\x00SECRET\r\n\r\n",
+    b"GET /h/x HTTP/1.1\r\nHost: h\r\nX-A: a\r\n SECRET\r\n\r\n",
+    b"GET /h/x HTTP/1.1\r\nHost: h\r\nBad Name: SECRET\r\n\r\n",
+    b"POST /h/x HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+    b"POST /h/x HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n",
+    b"POST /h/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nSECRET\r\nab\r\n0\r\n\r\n",
+    b"GET /SECRET" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"GET /SECRET HTTP/9.9\r\nHost: h\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("request_bytes", PARSER_ERRORS)
+async def test_parser_error_is_one_line_and_a_json_400(
+    gateway: Gateway, request_bytes: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+    writer.write(request_bytes)
+    response = await RawConnection(reader, writer).receive("GET")
+    writer.close()
+
+    assert response.status == 400
+    assert response.header("Content-Type") == "application/json"
+    assert response.json()["error"].startswith("malformed request: ")
+    assert b"SECRET" not in response.body
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.WARNING]
+    lines = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
+    assert len(lines) == 1 and "\n" not in lines[0] and "SECRET" not in lines[0]

@@ -1,4 +1,4 @@
-"""Deadlines for client connections that never complete a request head.
+"""aiohttp's low-level server as the gateway runs it: deadlines and parser errors.
 
 ::
 
@@ -12,18 +12,28 @@ value for both would keep a silent or half-sent connection as long as an idle
 keep-alive one. The sweep uses only public aiohttp API: ``web.Server``'s
 ``connection_made``/``connection_lost`` hooks, ``BaseRequest.protocol`` and the
 handler's ``transport``.
+
+A request aiohttp's parser refuses (bad header, bad chunk size...) never
+reaches the gateway's handler: aiohttp answers it from
+``RequestHandler.handle_error``, with a text body that can echo the request
+bytes and a traceback in the log. :class:`ParserErrorHandler` overrides that
+public method: one log line with the parser's reason, a small JSON body.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_request import BaseRequest
 
-__all__ = ["TrackingServer"]
+__all__ = ["ParserErrorHandler", "TrackingServer"]
+
+_REASON_LIMIT = 120
 
 logger = logging.getLogger("natsgate.gateway")
 
@@ -34,8 +44,13 @@ class TrackingServer(web.Server):
     def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout
+        self._handler_kwargs = kwargs
         self.opened: dict[web.RequestHandler, float] = {}  # connections still without a head
         self._sweeper: asyncio.Task[None] | None = None
+
+    def __call__(self) -> web.RequestHandler:
+        # web.Server's own __call__ builds a plain RequestHandler with the same arguments.
+        return ParserErrorHandler(self, loop=asyncio.get_running_loop(), **self._handler_kwargs)
 
     def connection_made(self, handler: web.RequestHandler, transport: asyncio.Transport) -> None:
         super().connection_made(handler, transport)
@@ -76,3 +91,32 @@ class TrackingServer(web.Server):
                     len(late),
                     self.header_timeout,
                 )
+
+
+class ParserErrorHandler(web.RequestHandler):
+    """aiohttp's connection handler, answering parser errors in one line and JSON."""
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if status == 500 or request.writer.output_size > 0:
+            return super().handle_error(request, status, exc, message)  # a real bug
+        reason = _one_line(message or (type(exc).__name__ if exc else "bad request"))
+        logger.info("malformed request from %s -> %d: %s", request.remote, status, reason)
+        body = json.dumps({"error": f"malformed request: {reason}"}).encode()
+        response = web.Response(status=status, body=body, content_type="application/json")
+        response.force_close()
+        return response
+
+
+def _one_line(text: str) -> str:
+    """The parser's reason, cut before the request bytes its messages carry after ':'."""
+    reason = text.strip().partition(":")[0].strip() or "bad request"
+    reason = reason.encode("ascii", "backslashreplace").decode("ascii")
+    return reason if len(reason) <= _REASON_LIMIT else reason[:_REASON_LIMIT] + "..."
