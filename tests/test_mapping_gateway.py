@@ -26,3 +26,11 @@ def test_dot_segments_are_refused(path: str) -> None:
 @pytest.mark.parametrize("path", ["", "/", "/a.b", "/...", "/.a", "/a..", "/%2E%2E%2E", "/%252E"])
 def test_dots_inside_a_segment_pass(path: str) -> None:
     mapping.refuse_dot_segments(path)
+
+
+def test_reply_keeps_its_content_length_apart_from_the_headers() -> None:
+    reply = mapping.parse_reply([("Http-Status", "200"), ("Content-Length", "182")], b"")
+
+    assert reply.content_length == "182"
+    assert reply.headers == []
+    assert mapping.parse_reply([("Content-Length", "x")], b"").content_length is None

@@ -379,6 +379,9 @@ class Reply:
     status: int
     headers: Headers
     body: bytes
+    # The reply's own Content-Length (dropped from headers as framing): what a
+    # HEAD response announces, since its body is empty.
+    content_length: str | None = None
 
 
 def _parse_status(value: str, name: str) -> int:
@@ -396,6 +399,9 @@ def parse_reply(headers: Sequence[tuple[str, str]] | None, body: bytes) -> Reply
     mapping) is a 200 with its body, so existing NATS services can be exposed.
     """
     lines = list(headers or ())
+    length = get_header(lines, "Content-Length")
+    if length is not None and not length.strip().isdigit():
+        length = None
     error_code = get_header(lines, SERVICE_ERROR_CODE)
     if error_code is not None:
         code = _parse_status(error_code, SERVICE_ERROR_CODE)
@@ -406,15 +412,15 @@ def parse_reply(headers: Sequence[tuple[str, str]] | None, body: bytes) -> Reply
             description = get_header(lines, SERVICE_ERROR_DESCRIPTION) or ""
             body = _error_json(description)
             lines = [("Content-Type", "application/json")]
-        return Reply(status, edge_response_headers(lines), body)
+        return Reply(status, edge_response_headers(lines), body, length)
 
     raw_status = get_header(lines, HEADER_STATUS)
     if raw_status is None:
-        return Reply(200, edge_response_headers(lines), body)
+        return Reply(200, edge_response_headers(lines), body, length)
     status = _parse_status(raw_status, HEADER_STATUS)
     if not 100 <= status <= 599:
         raise BadReply(f"reply has {HEADER_STATUS} {status} outside 100-599")
-    return Reply(status, edge_response_headers(lines), body)
+    return Reply(status, edge_response_headers(lines), body, length)
 
 
 def _error_json(description: str) -> bytes:

@@ -209,7 +209,7 @@ class Gateway:
         subject = self._subject(request.method, match)
         message = nats_request(subject, request.method, match.path or "/", query, headers, body)
         reply = await self.nats.request(message, route.timeout)
-        return _respond(request, reply.status, reply.headers, reply.body, None)
+        return _respond(request, reply.status, reply.headers, reply.body, reply.content_length)
 
     def _subject(self, method: str, match: Match) -> str:
         route = match.route
