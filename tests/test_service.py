@@ -279,3 +279,31 @@ def test_mapping_reply_keeps_a_runtime_error_reply_empty_body() -> None:
     lines = [("Http-Status", "404"), (mapping.SERVICE_ERROR_CODE, "404")]
     reply = mapping.parse_reply(lines, b"")
     assert (reply.status, reply.body) == (404, b"")
+
+
+async def test_reply_over_max_payload_is_a_prompt_502_over_nats(
+    shared_nats: NatsServer, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = Service("big", subject_prefix="big")
+
+    @service.get("/blob")
+    async def blob(request: Request) -> Response:
+        return Response(200, body=b"x" * (100 * 1024))  # the test server's max_payload: 64 KiB
+
+    config = ServeConfig(http=("127.0.0.1", 0), nats_urls=(shared_nats.url,))
+    async with ServiceServer(service, config) as server, aiohttp.ClientSession() as session:
+        assert server.http_url is not None
+        http = await over_http(session, server.http_url, "GET", "/blob")
+        request = mapping.nats_request(
+            nats_subject("big", "GET", "/blob"), "GET", "/blob", "", [], b""
+        )
+        msg = await client.request(
+            request.subject, b"", timeout=3, headers=HeaderLines(request.headers)
+        )
+
+    assert http.status == 200 and len(http.body) == 100 * 1024
+    lines = header_lines(msg.headers)
+    assert ("Http-Status", "502") in lines
+    assert (mapping.SERVICE_ERROR_CODE, "502") in lines
+    assert json.loads(msg.data) == {"error": "reply too large for NATS max_payload"}
+    assert [r.levelname for r in caplog.records if "max_payload" in r.getMessage()] == ["WARNING"]

@@ -58,6 +58,7 @@ logger = logging.getLogger("natsgate.service")
 
 _SUBJECT_CACHE_SIZE = 4096
 _SLOW_CONSUMER_LOG_INTERVAL = 1.0
+_TOO_LARGE = "reply too large for NATS max_payload"
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,12 +303,12 @@ class ServiceServer:
                     parsed.method, parsed.path, parsed.query, parsed.headers, mreq.data, "nats"
                 )
                 response = await self.service.dispatch(request)
-            await self._reply(mreq, method, response)
+            status = await self._reply(mreq, method, response)
         except Exception:
             logger.exception("NATS request on %s failed", mreq.subject)
             self._account(started, "500")
         else:
-            self._account(started, str(response.status) if response.status >= 400 else None)
+            self._account(started, str(status) if status >= 400 else None)
         finally:
             self._slots.release()
 
@@ -323,7 +324,8 @@ class ServiceServer:
         if subject != expected:
             raise BadRequest("subject does not match Http-Method and Http-Path")
 
-    async def _reply(self, mreq: MicroRequest, method: str, response: Response) -> None:
+    async def _reply(self, mreq: MicroRequest, method: str, response: Response) -> int:
+        """Send ``response`` (or a 502 if it is over max_payload); the status sent."""
         lines = mapping.reply_headers(response.status, response.headers)
         body = response.body
         if method == "HEAD":
@@ -332,7 +334,19 @@ class ServiceServer:
         if response.status >= 400:
             lines.append((mapping.SERVICE_ERROR_CODE, str(response.status)))
             lines.append((mapping.SERVICE_ERROR_DESCRIPTION, _phrase(response.status)))
+        size = len(body) + mapping.header_block_size(lines)
+        assert self.nc is not None
+        if size > self.nc.max_payload:
+            # nats-py would raise MaxPayloadError and the caller wait out its timeout.
+            logger.warning(
+                "reply on %s of %d bytes is over NATS max_payload (%d): sending 502",
+                mreq.subject,
+                size,
+                self.nc.max_payload,
+            )
+            return await self._reply(mreq, method, error_response(502, _TOO_LARGE))
         await mreq.respond(body, headers=HeaderLines(lines))
+        return response.status
 
     def _account(self, started: int, error: str | None) -> None:
         """Complete nats.micro's counters for a reply sent after its callback returned."""
