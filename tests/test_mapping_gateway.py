@@ -34,3 +34,21 @@ def test_reply_keeps_its_content_length_apart_from_the_headers() -> None:
     assert reply.content_length == "182"
     assert reply.headers == []
     assert mapping.parse_reply([("Content-Length", "x")], b"").content_length is None
+
+
+CLIENT_IP_FIELDS = ["X-Real-IP", "True-Client-IP", "X-Client-IP", "CF-Connecting-IP"]
+
+
+@pytest.mark.parametrize("name", CLIENT_IP_FIELDS)
+@pytest.mark.parametrize("trusted", [False, True])
+def test_client_ip_fields_kept_from_trusted_proxies_only(name: str, trusted: bool) -> None:
+    out = mapping.edge_request_headers(
+        [(name, "6.6.6.6"), ("X-Other", "1")],
+        client_ip="10.0.0.1",
+        scheme="http",
+        host="h",
+        trusted_proxy=trusted,
+    )
+
+    assert ((name, "6.6.6.6") in out) is trusted
+    assert ("X-Other", "1") in out

@@ -109,6 +109,9 @@ _RESERVED_NAMES = frozenset({"status", "description"})
 
 _FORWARDED = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"})
 
+# Other client-address fields services and frameworks trust: kept from trusted proxies only.
+_CLIENT_IP = frozenset({"x-real-ip", "true-client-ip", "x-client-ip", "cf-connecting-ip"})
+
 # RFC 9110 5.6.2 token: what a header name and a method may consist of.
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _SUBJECT_TOKEN_RE = re.compile(r"[A-Za-z0-9_\-$]+")
@@ -232,7 +235,8 @@ def edge_request_headers(
     """End-to-end request headers as the gateway forwards them, on either transport.
 
     Hop-by-hop fields go (RFC 9110 7.6.1), reserved names a client might use to
-    spoof the mapping go, and the ``X-Forwarded-*`` trio is set. An incoming
+    spoof the mapping go, client-address fields (``X-Real-IP``...) go unless
+    the peer is a trusted proxy, and the ``X-Forwarded-*`` trio is set. An incoming
     forwarding chain is kept, and appended to, only when the peer is a trusted
     proxy; otherwise it is replaced by what the gateway saw itself.
     """
@@ -250,6 +254,8 @@ def edge_request_headers(
                 incoming_for.append(value)
             else:
                 incoming.setdefault(lname, value)
+            continue
+        if lname in _CLIENT_IP and not trusted_proxy:
             continue
         out.append((key, _clean_value(value)))
 
