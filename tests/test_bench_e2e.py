@@ -100,3 +100,49 @@ def test_cluster_instances_and_failover_account_for_every_request(tmp_path: Path
     # Failures a kill causes are the measurement, not a failed run.
     assert status == 0
     assert "Failover under load" in (out / "report.md").read_text()
+
+
+@pytest.mark.timeout(300)
+def test_sweeps_give_points_for_every_transport(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    status = main(
+        [
+            "bench",
+            "seed-sequential",
+            "--scale",
+            "0.0004",
+            "--trials",
+            "1",
+            "--warmup",
+            "0",
+            "--transport",
+            "http",
+            "--transport",
+            "nats",
+            "--sweep",
+            "concurrency",
+            "--sweep",
+            "rate",
+            "--sweep",
+            "instances",
+            "--sweep-seconds",
+            "0.5",
+            "--out",
+            str(out),
+        ]
+    )
+    assert status == 0
+    report = json.loads((out / "report.json").read_text())
+    sweeps = {s["kind"]: s for s in report["sweeps"]}
+    assert set(sweeps) == {"concurrency", "rate", "instances"}
+    for kind, xs in (("concurrency", {1, 4, 16, 64, 256, 1000, 2500}), ("instances", {1, 2, 4})):
+        points = sweeps[kind]["points"]
+        assert {(p["transport"], p["x"]) for p in points} == {
+            (t, x) for t in ("http", "nats") for x in xs
+        }
+        assert all(p["requests_per_second"] > 0 for p in points)
+    limits = sweeps["rate"]["limits"]
+    assert set(limits) == {"http", "nats"} and all(v > 0 for v in limits.values())
+    rate_points = sweeps["rate"]["points"]
+    assert len(rate_points) == 2 * 3  # 25, 50 and 75% of each transport's limit
+    assert 'data-plot="sweep-instances"' in (out / "report.html").read_text()

@@ -138,14 +138,18 @@ def highest_sustainable_rate(
 def rate_sweep(
     stack: Stack, scenario: Scenario, settings: BenchSettings, sweep: SweepSettings
 ) -> Sweep:
-    """Each transport's highest sustainable rate, and its latency at fractions of it."""
+    """Each transport's highest sustainable rate, and its latency at fractions of it.
+
+    The direct-NATS baseline has no open loop, so it sits this sweep out.
+    """
     limits: dict[str, float] = {}
     points: list[SweepPoint] = []
-    for transport in settings.transports:
+    transports = [t for t in settings.transports if t != "direct-nats"]
+    for transport in transports:
         limit, _probes = highest_sustainable_rate(stack, scenario, transport, settings, sweep)
         limits[transport] = limit
     for fraction in LATENCY_FRACTIONS:
-        for transport in settings.transports:
+        for transport in transports:
             rate = limits[transport] * fraction
             if rate <= 0:
                 continue
