@@ -168,14 +168,15 @@ async def test_every_upstream_down_is_a_fast_502_with_a_reason(
 
         # The first request tried a, then b (connect failed, nothing sent): both out.
         assert first.status == 502
-        assert "cannot connect to upstream" in first.json()["error"]
-        assert "retried: cannot connect" in first.json()["error"]
+        assert first.json()["error"] == "upstream connection failed"  # the detail: in the log
         assert {r.status for r in rest} == {502}
-        assert "all 2 upstreams refused connections; next retry in" in rest[0].json()["error"]
         assert elapsed < 2.0  # generous: 21 answers without a single connect attempt
         assert await _healthy_gauge(gateway) == "0.0"
 
     taken_out = [r for r in caplog.records if "taken out of rotation" in r.getMessage()]
     failures = [r for r in caplog.records if "/s/x (route /s) -> 502" in r.getMessage()]
     assert len(taken_out) == 2
+    assert "cannot connect to upstream" in failures[0].getMessage()
+    assert "retried: cannot connect" in failures[0].getMessage()
+    assert "all 2 upstreams refused connections; next retry in" in failures[1].getMessage()
     assert len(failures) == 21

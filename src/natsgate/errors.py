@@ -17,7 +17,9 @@
         +-- UpstreamTimeout       504: no reply within the route's timeout
 
 Library errors (aiohttp, nats-py) are translated into these at the transport
-edge, so the gateway maps a failure to a status in exactly one place.
+edge, so the gateway maps a failure to a status in exactly one place. A
+client sees ``public``: its own 4xx reason, or a fixed phrase per 5xx class
+(the detail, which may name hosts or carry upstream bytes, is for the log).
 """
 
 from __future__ import annotations
@@ -43,10 +45,15 @@ class NatsgateError(Exception):
     """Base of every error natsgate maps to an HTTP status."""
 
     status: int = 500
+    summary: str = ""  # what a client is told instead of the reason ("" = the reason)
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+    @property
+    def public(self) -> str:
+        return self.summary or self.reason
 
 
 class ClientError(NatsgateError):
@@ -77,23 +84,29 @@ class ClientGone(ClientError):
 
 class UpstreamError(NatsgateError):
     status = 502
+    summary = "upstream failed"
 
 
 class UpstreamConnectError(UpstreamError):
     status = 502
+    summary = "upstream connection failed"
 
 
 class BadReply(UpstreamError):
     status = 502
+    summary = "upstream sent an invalid response"
 
 
 class NoResponders(UpstreamError):
     status = 503
+    summary = "no service answers this route"
 
 
 class UpstreamUnavailable(UpstreamError):
     status = 503
+    summary = "upstream unavailable"
 
 
 class UpstreamTimeout(UpstreamError):
     status = 504
+    summary = "upstream timed out"

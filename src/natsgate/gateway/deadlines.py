@@ -111,6 +111,7 @@ class ParserErrorHandler(web.RequestHandler):
         logger.info("malformed request from %s -> %d: %s", request.remote, status, reason)
         body = json.dumps({"error": f"malformed request: {reason}"}).encode()
         response = web.Response(status=status, body=body, content_type="application/json")
+        response.headers["Server"] = "natsgate"
         response.force_close()
         return response
 

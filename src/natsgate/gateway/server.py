@@ -49,6 +49,7 @@ __all__ = ["Gateway"]
 logger = logging.getLogger("natsgate.gateway")
 
 _JSON = "application/json"
+SERVER = "natsgate"  # the Server header, instead of aiohttp's Python and aiohttp versions
 _TRUST_CACHE_LIMIT = 4096
 _METHOD_CACHE_LIMIT = 64
 
@@ -258,9 +259,9 @@ class Gateway:
             _loggable_path(request),
             route,
             exc.status,
-            exc.reason,
+            _loggable_reason(exc.reason),
         )
-        response = _error(request, exc.status, exc.reason)
+        response = _error(request, exc.status, exc.public)
         if isinstance(exc, RequestTimeout):
             response.force_close()  # the rest of the body may still come: do not read it
         return response
@@ -302,7 +303,8 @@ class Gateway:
 
     async def _metrics(self, request: BaseRequest) -> web.StreamResponse:
         body = await asyncio.to_thread(self.metrics.render)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        headers = {"Content-Type": CONTENT_TYPE_LATEST, "Server": SERVER}
+        return web.Response(body=body, headers=headers)
 
 
 async def _read_body(request: BaseRequest, limit: int, timeout: float) -> bytes:
@@ -341,6 +343,7 @@ def _respond(
 ) -> web.Response:
     """The client's response; HEAD keeps the upstream's Content-Length and sends no body."""
     out = CIMultiDict(headers)
+    out["Server"] = SERVER
     if request.method == "HEAD":
         out["Content-Length"] = length if length is not None else str(len(body))
         body = b""
@@ -360,6 +363,12 @@ def _loggable_path(request: BaseRequest) -> str:
     """The path without its query string (which may carry secrets), cut short."""
     path = request.raw_path.partition("?")[0]
     return path if len(path) <= 200 else path[:200] + "..."
+
+
+def _loggable_reason(reason: str) -> str:
+    """A reason on one line: upstream bytes escaped, cut at 200 characters."""
+    text = reason if reason.isprintable() else repr(reason)[1:-1]
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _since(started: float) -> float:
