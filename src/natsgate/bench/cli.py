@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -184,6 +185,10 @@ def _progress_factory(progress: Progress) -> Callable[[str, int, int], Callable[
     return start
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _error_count(report: Report) -> int:
     return sum(sum(t["errors"].values()) for s in report["scenarios"] for t in s["trials"])
 
@@ -219,6 +224,8 @@ def _run(args: argparse.Namespace) -> int:
         gateway_workers=args.gateway_workers,
         scale=args.scale,
     )
+    # SIGTERM unwinds like Ctrl-C, so the stack stops the processes it started.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     console = Console(stderr=True)
     columns = (
         TextColumn("{task.description}"),

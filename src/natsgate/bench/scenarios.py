@@ -125,7 +125,7 @@ def _payload_steps() -> tuple[Step, ...]:
 
 _SEQUENTIAL_NOTE = (
     "Express proxy -> Go service, 50,000 requests one at a time; the HTTP hop opened "
-    "a new connection per call"
+    "a new connection per call; the article rounds 12 vs 5 minutes to 3x"
 )
 
 SCENARIOS: dict[str, Scenario] = {
