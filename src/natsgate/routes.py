@@ -15,7 +15,7 @@ Schema (every key optional except each route's target)::
     [gateway]
     listen = "127.0.0.1:8080"          # host:port; port 0 = any free port
     backlog = 4096                     # listen backlog
-    trusted_proxies = ["127.0.0.1/32"] # CIDRs whose X-Forwarded-* chain is kept and appended to
+    trusted_proxies = []               # CIDRs of proxies whose X-Forwarded-* chain is kept
     max_body = 1048576                 # default request body limit of a route, bytes
     shutdown_timeout = 10.0            # seconds in-flight requests get on SIGTERM
     body_timeout = 10.0                # seconds to receive a whole request body, else 408
