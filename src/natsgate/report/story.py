@@ -43,7 +43,7 @@ def intro(report: Report) -> str:
     flows = {len(s["flow"]) for s in report["scenarios"]}
     per_flow = f"{flows.pop()} requests" if len(flows) == 1 else "several requests"
     return (
-        f"`natsgate bench` drove {len(report['scenarios'])} scenarios ({names}) through the "
+        f"natsgate bench drove {len(report['scenarios'])} scenarios ({names}) through the "
         f"gateway over {', '.join(used) or 'no transport'}, {_rounds(report)} rounds each "
         f"(transports interleaved within a round), on {_machine(report)}, started "
         f"{report['meta']['started']}. An iteration is one flow of {per_flow}; "
