@@ -5,7 +5,7 @@
     load (count-based) ----------------------------------------------> done
                  |<- a third of the requests answered
                  kill -9 (the gateway's NATS node, or service instance 1)
-                        |<-- error window -->|   first to last failed request
+                        |<-- error window -->|   the kill to the last failed request
     afterwards: restart the victim on its old ports, wait for the cluster's routes
 
 Every request of the trial is accounted for: answered correctly, or counted as
@@ -99,25 +99,29 @@ def failover_trial(
     expected = (scenario.iterations or 0) * len(scenario.steps)
     killed_at: list[float] = []
     started = time.monotonic()
+    # No warmup: every request of the trial is counted, those around the kill above all.
     trial = run_trial(
         stack,
         scenario,
         transport,
         0,
-        replace(settings, trials=1),
+        replace(settings, trials=1, warmup=0.0),
         _kill_when(expected, kill, killed_at),
     )
     _revive(stack, target, name)
     errors = sum(trial["errors"].values())
-    window = None
+    kill_at = round(killed_at[0] - started, 4) if killed_at else None
     first, last = trial.get("first_error_at"), trial.get("last_error_at")
-    if first is not None and last is not None:
-        window = round(last - first, 4)
+    # From the kill to the last failed request, both timed from the trial's start:
+    # a request that waited out its timeout counts for all the time it waited.
+    window = None
+    if last is not None:
+        window = round(max(0.0, last - (kill_at if kill_at is not None else first or 0.0)), 4)
     result = FailoverTrial(
         target=target,
         victim=name,
         transport=transport,
-        killed_at=round(killed_at[0] - started, 4) if killed_at else None,
+        killed_at=kill_at,
         expected_requests=expected,
         requests=trial["requests"],
         ok=trial["ok"],

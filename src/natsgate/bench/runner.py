@@ -263,6 +263,7 @@ def run_bench(
         cluster=settings.cluster,
         service_instances=settings.service_instances,
         gateway_workers=settings.gateway_workers,
+        route_timeout=settings.timeout,
     )
     with stack:
         for scenario in settings.scenarios:

@@ -203,7 +203,7 @@ class FailoverTrial(TypedDict):
     errors: dict[str, int]
     first_error_at: float | None
     last_error_at: float | None
-    error_window_seconds: float | None  # last - first failed request; None: nothing failed
+    error_window_seconds: float | None  # the kill to the last failed request; None: none
     silent_losses: int  # expected - ok - errors: must be 0
     requests_per_second: float
 

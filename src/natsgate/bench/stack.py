@@ -118,6 +118,7 @@ class Stack:
     cluster: int = 1
     service_instances: int = 1
     gateway_workers: int = 1
+    route_timeout: float = 30.0  # the gateway's per-route timeout, for every transport
     max_payload: int = 1024 * 1024
     nats: NatsServer | NatsCluster | None = None
     services: list[ManagedProcess] = field(default_factory=list)
@@ -231,18 +232,18 @@ class Stack:
                 f'prefix = "{ROUTE_PREFIXES["http"]}"',
                 upstream,
                 "keepalive = true",
-                "timeout = 30.0",
+                f"timeout = {self.route_timeout}",
                 "",
                 "[[route]]",
                 f'prefix = "{ROUTE_PREFIXES["http-close"]}"',
                 upstream,
                 "keepalive = false",
-                "timeout = 30.0",
+                f"timeout = {self.route_timeout}",
                 "",
                 "[[route]]",
                 f'prefix = "{ROUTE_PREFIXES["nats"]}"',
                 f'subject = "{self.subject_prefix}"',
-                "timeout = 30.0",
+                f"timeout = {self.route_timeout}",
                 "",
             ]
         )

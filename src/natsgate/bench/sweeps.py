@@ -178,6 +178,7 @@ def instances_sweep(
             cluster=settings.cluster,
             service_instances=instances,
             gateway_workers=settings.gateway_workers,
+            route_timeout=settings.timeout,
         )
         with stack:
             for transport in settings.transports:
