@@ -93,7 +93,11 @@ async def connect(servers: Sequence[str], *, name: str, **options: Any) -> Clien
         logger.warning("NATS error on %s: %s", name, exc)
 
     async def on_disconnected() -> None:
-        logger.warning("NATS disconnected (%s)", name)
+        # nats-py reports its own close() as a disconnect too; that one is expected.
+        if client.is_closed:
+            logger.info("NATS disconnected (%s) on close", name)
+        else:
+            logger.warning("NATS disconnected (%s)", name)
 
     async def on_reconnected() -> None:
         logger.info("NATS reconnected (%s) to %s", name, client.connected_url)
