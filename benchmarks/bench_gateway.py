@@ -212,7 +212,6 @@ def run_bench(args: argparse.Namespace) -> None:
                 for metrics in _metrics_variants(args.metrics):
                     rows += _through_gateway(
                         work,
-                        me,
                         upstream,
                         nats.url,
                         metrics,
@@ -225,7 +224,6 @@ def run_bench(args: argparse.Namespace) -> None:
 
 def _through_gateway(
     work: Path,
-    me: list[str],
     upstream: str,
     nats_url: str,
     metrics: bool,
