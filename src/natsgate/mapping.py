@@ -343,10 +343,9 @@ def parse_service_request(headers: Sequence[tuple[str, str]] | None) -> ServiceR
     A message without ``Http-Path`` was not sent through the mapping: that is a
     400, since the service cannot know which handler it is for.
     """
-    lines = list(headers or ())
     method, path, query = "GET", None, ""
     rest: Headers = []
-    for key, value in lines:
+    for key, value in headers or ():
         lname = key.lower()
         if lname == "http-method":
             method = value
@@ -404,7 +403,7 @@ def parse_reply(headers: Sequence[tuple[str, str]] | None, body: bytes) -> Reply
     A reply with neither (a plain NATS responder that does not speak the
     mapping) is a 200 with its body, so existing NATS services can be exposed.
     """
-    lines = list(headers or ())
+    lines: Sequence[tuple[str, str]] = headers or ()
     length = get_header(lines, "Content-Length")
     if length is not None and not length.strip().isdigit():
         length = None
