@@ -85,6 +85,7 @@ __all__ = [
     "TemplateRoute",
     "load_config",
     "parse_config",
+    "parse_listen",
 ]
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
@@ -392,9 +393,7 @@ def _gateway(data: Mapping[str, Any]) -> GatewaySettings:
         backlog=int(_positive(_get(data, "backlog", int, DEFAULT_BACKLOG), "backlog")),
         trusted_proxies=tuple(networks),
         max_body=int(_positive(_get(data, "max_body", int, DEFAULT_MAX_BODY), "max_body")),
-        shutdown_timeout=float(
-            _positive(_get(data, "shutdown_timeout", (int, float), 10.0), "shutdown_timeout")
-        ),
+        shutdown_timeout=_seconds(data, "shutdown_timeout", 10.0),
         metrics=_get(data, "metrics", bool, True),
         body_timeout=_seconds(data, "body_timeout", 10.0),
         header_timeout=_seconds(data, "header_timeout", 10.0),
@@ -434,13 +433,10 @@ def _nats(data: Mapping[str, Any]) -> NatsSettings:
     defaults = {f.name: f.default for f in fields(NatsSettings)}
     try:
         values = {key: _get(data, key, str, defaults[key]) for key in strings}
+        timeout = _seconds(data, "connect_timeout", 5.0)
     except ConfigError as exc:
         raise ConfigError(f"[nats] {exc}") from None
-    try:
-        timeout = _positive(_get(data, "connect_timeout", (int, float), 5.0), "connect_timeout")
-    except ConfigError as exc:
-        raise ConfigError(f"[nats] {exc}") from None
-    return NatsSettings(servers=tuple(servers), connect_timeout=float(timeout), **values)
+    return NatsSettings(servers=tuple(servers), connect_timeout=timeout, **values)
 
 
 _ROUTE_KEYS = {
@@ -464,7 +460,7 @@ def _route(index: int, data: Mapping[str, Any], gateway: GatewaySettings) -> Rou
         label += f" ({str(data.get('method', 'GET')).upper()} {data['path']})"
     try:
         _only_keys(data, _ROUTE_KEYS, "route")
-        timeout = float(_positive(_get(data, "timeout", (int, float), DEFAULT_TIMEOUT), "timeout"))
+        timeout = _seconds(data, "timeout", DEFAULT_TIMEOUT)
         max_body = int(_positive(_get(data, "max_body", int, gateway.max_body), "max_body"))
         if "path" in data or "method" in data:
             return _template_route(index, data, timeout, max_body)
