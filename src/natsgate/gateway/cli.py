@@ -119,11 +119,7 @@ async def _serve(gateway: Gateway, ready_file: Path | None, parent_pid: int = 0)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    if parent_pid:
-        watch = asyncio.create_task(_watch_parent(parent_pid, stop))
-        stop_watch = watch.cancel
-    else:
-        stop_watch = None
+    watch = asyncio.create_task(_watch_parent(parent_pid, stop)) if parent_pid else None
     try:
         started = await _start_unless_stopped(gateway, stop)
     except Exception as exc:  # any start failure is reported, exit 1
@@ -137,9 +133,10 @@ async def _serve(gateway: Gateway, ready_file: Path | None, parent_pid: int = 0)
     if ready_file is not None:
         write_ready_file(ready_file, {"pid": os.getpid(), "url": gateway.url})
     await stop.wait()
-    if stop_watch is not None:
-        stop_watch()
-    logger.info("shutting down (up to %gs for in-flight requests)", _timeout(gateway))
+    if watch is not None:
+        watch.cancel()
+    timeout = gateway.config.gateway.shutdown_timeout
+    logger.info("shutting down (up to %gs for in-flight requests)", timeout)
     await gateway.stop()
     return 0
 
@@ -164,7 +161,3 @@ async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
         await asyncio.sleep(1.0)
     logger.error("supervisor (pid %d) is gone: worker %d stopping", parent_pid, os.getpid())
     stop.set()
-
-
-def _timeout(gateway: Gateway) -> float:
-    return gateway.config.gateway.shutdown_timeout
