@@ -12,7 +12,9 @@ Both transports share the edge rules of :mod:`natsgate.mapping` (hop-by-hop
 headers dropped, X-Forwarded-* set, reserved names stripped) and the request
 body limit. Every failure is a :class:`~natsgate.errors.NatsgateError` by the
 time it reaches :meth:`Gateway.handle`, which turns it into its status and a
-small JSON body in one place and logs one line at WARNING.
+small JSON body in one place and logs one line at WARNING; a client that went
+away mid-body (:class:`~natsgate.errors.ClientGone`) gets one line at INFO and
+nothing sent.
 """
 
 from __future__ import annotations
