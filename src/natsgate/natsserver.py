@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NatsCluster", "NatsServer", "NatsServerError", "add_parser", "find_binary"]
+__all__ = ["NatsCluster", "NatsServer", "NatsServerError", "add_parser", "find_binary", "log_tail"]
 
 logger = logging.getLogger("natsgate.natsserver")
 
@@ -147,7 +147,7 @@ class NatsServer:
         if self.process.poll() is not None:
             raise NatsServerError(
                 f"nats-server {self.name} exited with status {self.process.returncode} "
-                f"while {what}; see {self.log_path}:\n{self._log_tail()}"
+                f"while {what}; see {self.log_path}:\n{log_tail(self.log_path, 15)}"
             )
         if time.monotonic() > deadline:
             raise NatsServerError(f"nats-server {self.name} not ready after {self.start_timeout}s")
@@ -213,17 +213,19 @@ class NatsServer:
         self.stop()
         return self.start()
 
-    def _log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
     def __enter__(self) -> NatsServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def log_tail(path: Path, lines: int) -> str:
+    """The last ``lines`` lines of a process's log, or "" when it cannot be read."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
 
 
 def _port_of(url: str) -> int:

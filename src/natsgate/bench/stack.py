@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from natsgate.natsserver import NatsCluster, NatsServer
+from natsgate.natsserver import NatsCluster, NatsServer, log_tail
 
 __all__ = ["ManagedProcess", "Stack", "StackError"]
 
@@ -78,7 +78,7 @@ class ManagedProcess:
             if self.process.poll() is not None:
                 raise StackError(
                     f"{self.name} exited with status {self.process.returncode} before it was "
-                    f"ready; its log ({self.log_path}) ends with:\n{self._log_tail()}"
+                    f"ready; its log ({self.log_path}) ends with:\n{log_tail(self.log_path, 20)}"
                 )
             if time.monotonic() > deadline:
                 self.stop()
@@ -101,12 +101,6 @@ class ManagedProcess:
             logger.warning("%s did not stop within %ss; killing it", self.name, timeout)
             self.process.kill()
             self.process.wait()
-
-    def _log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
 
 @dataclass
