@@ -44,9 +44,28 @@ def slow_service() -> tuple[Service, asyncio.Event, list[str]]:
     return service, release, entered
 
 
+async def _patient_request(nc: Client, subject: str, *args: object, **kwargs: object) -> object:
+    """``nc.request``, retried for up to 2 s while it finds no responders.
+
+    Twice in about ten full runs on the loaded 2-core build machine, a request sent
+    just after a service subscribed and flushed on another connection got "no
+    responders"; the cause is not understood. Retrying keeps that out of these
+    tests, which are about what the service answers; a test that expects no
+    responders still gets them, 2 s later.
+    """
+    request = Client.request
+    for _ in range(20):
+        try:
+            return await request(nc, subject, *args, **kwargs)
+        except NoRespondersError:
+            await asyncio.sleep(0.1)
+    return await request(nc, subject, *args, **kwargs)
+
+
 @pytest.fixture
 async def client(shared_nats: NatsServer) -> AsyncIterator[Client]:
     nc = await connect([shared_nats.url], name="test-client")
+    nc.request = lambda *a, **k: _patient_request(nc, *a, **k)  # type: ignore[method-assign]
     yield nc
     await nc.close()
 

@@ -74,6 +74,7 @@ class NatsServer:
     monitor_port: int = -1
     cluster_port: int = -1
     process: subprocess.Popen[bytes] | None = None
+    _ports_dir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -131,14 +132,14 @@ class NatsServer:
             stdin=subprocess.DEVNULL,
         )
         log.close()
+        # The server deletes its ports file when it exits: the folder goes after it.
+        self._ports_dir = ports_dir
         try:
             self._read_ports(ports_dir)
             self._wait_healthy()
         except BaseException:
             self.stop()
             raise
-        finally:
-            shutil.rmtree(ports_dir, ignore_errors=True)
         logger.info("nats-server %s ready on %s (pid %s)", self.name, self.url, self.pid)
         return self
 
@@ -199,6 +200,7 @@ class NatsServer:
             logger.warning("nats-server %s did not stop in %ss; killing it", self.name, timeout)
             self.process.kill()
             self.process.wait()
+        self._remove_ports_dir()
         logger.info("nats-server %s stopped", self.name)
 
     def kill(self) -> None:
@@ -206,7 +208,13 @@ class NatsServer:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+            self._remove_ports_dir()
             logger.info("nats-server %s killed", self.name)
+
+    def _remove_ports_dir(self) -> None:
+        if self._ports_dir is not None:
+            shutil.rmtree(self._ports_dir, ignore_errors=True)
+            self._ports_dir = None
 
     def restart(self) -> NatsServer:
         """Start again on the same ports, so clients reconnect to the URL they know."""
