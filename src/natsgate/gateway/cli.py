@@ -21,11 +21,11 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from natsgate import eventloop
 from natsgate.gateway.ready import write_ready_file
 from natsgate.gateway.server import Gateway
 from natsgate.gateway.supervisor import Supervisor
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         supervisor = Supervisor(config, args.config, args.workers, args.nats_url, args.ready_file)
         return supervisor.run()
     gateway = Gateway(config, nats_servers=args.nats_url, reuse_port=args.reuse_port)
-    return _run_loop(lambda: _serve(gateway, args.ready_file, args.parent_pid))
+    return eventloop.run(_serve(gateway, args.ready_file, args.parent_pid))
 
 
 def _positive_int(text: str) -> int:
@@ -103,15 +103,6 @@ def _raise_open_file_limit() -> None:
     if soft != hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         logger.info("open file limit raised from %d to %d", soft, hard)
-
-
-def _run_loop(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
-        return asyncio.run(main())
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(main())
 
 
 async def _serve(gateway: Gateway, ready_file: Path | None, parent_pid: int = 0) -> int:

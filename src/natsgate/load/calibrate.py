@@ -25,6 +25,7 @@ from importlib import metadata
 
 import aiohttp
 
+from natsgate import eventloop
 from natsgate.load.hello import HELLO_BODY, hello_server
 from natsgate.load.plan import LoadPlan, RequestSpec
 from natsgate.load.runner import run_load
@@ -106,7 +107,7 @@ def wrk_rate(url: str, concurrency: int, duration: float) -> float | None:
 
 def aiohttp_client_rate(url: str, concurrency: int, duration: float) -> float:
     """Requests per second of ``concurrency`` aiohttp client loops on one keep-alive session."""
-    return _run_uvloop(_aiohttp_loops(url, concurrency, duration))
+    return eventloop.run(_aiohttp_loops(url, concurrency, duration))
 
 
 async def _aiohttp_loops(url: str, concurrency: int, duration: float) -> float:
@@ -124,15 +125,6 @@ async def _aiohttp_loops(url: str, concurrency: int, duration: float) -> float:
         started = time.perf_counter()
         await asyncio.gather(*(one(index) for index in range(concurrency)))
         return sum(counts) / (time.perf_counter() - started)
-
-
-def _run_uvloop(coro: object) -> float:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)  # type: ignore[arg-type]
-    rate: float = uvloop.run(coro)  # type: ignore[arg-type]
-    return rate
 
 
 def environment() -> dict[str, str]:

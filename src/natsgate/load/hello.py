@@ -20,6 +20,8 @@ from contextlib import contextmanager
 
 from aiohttp import web
 
+from natsgate import eventloop
+
 __all__ = ["HELLO_BODY", "hello_server", "main"]
 
 HELLO_BODY = b"Hello, World!"
@@ -74,12 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(_serve(args.host, args.port))
-        return
-    uvloop.run(_serve(args.host, args.port))
+    eventloop.run(_serve(args.host, args.port))
 
 
 if __name__ == "__main__":

@@ -23,10 +23,10 @@ import os
 import resource
 import time
 import traceback
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Protocol
 
+from natsgate import eventloop
 from natsgate.load.closed_loop import ClosedLoop
 from natsgate.load.nats_loop import NatsClosedLoop, NatsPart
 from natsgate.load.open_loop import OpenLoop
@@ -77,7 +77,7 @@ class PipeChannel:
 
 def run_worker(part: Part, channel: Channel, *, thread: bool) -> WorkerReport:
     """Run one part to its end in a fresh uvloop event loop; blocks."""
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=eventloop.loop_factory()) as runner:
         return runner.run(_run(part, channel, thread=thread))
 
 
@@ -193,12 +193,3 @@ def _usage_delta(
         "ctx_switches_involuntary": after[3] - before[3],
         "max_rss_bytes": after[4] * 1024,  # Linux reports kilobytes
     }
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop
-    except ImportError:  # no uvloop (Windows): asyncio's own loop
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory

@@ -28,6 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from natsgate import eventloop
 from natsgate.service.app import Service
 from natsgate.service.server import ServeConfig, ServiceServer
 
@@ -167,15 +168,6 @@ async def _serve(server: ServiceServer, ready_file: Path | None) -> None:
         await server.stop()
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    return loop
-
-
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``natsgate service``: 0 after a graceful stop, 2 on bad arguments."""
     try:
@@ -195,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
 
     server = ServiceServer(service, config)
     try:
-        with asyncio.Runner(loop_factory=_new_loop) as runner:
+        with asyncio.Runner(loop_factory=eventloop.loop_factory()) as runner:
             runner.run(_serve(server, args.ready_file))
     except (ConnectionError, OSError) as exc:
         print(f"natsgate service: error: {exc}", file=sys.stderr)
