@@ -30,7 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NatsCluster", "NatsServer", "NatsServerError", "add_parser", "find_binary", "log_tail"]
+__all__ = [
+    "NatsCluster",
+    "NatsServer",
+    "NatsServerError",
+    "add_parser",
+    "find_binary",
+    "log_tail",
+    "terminate",
+]
 
 logger = logging.getLogger("natsgate.natsserver")
 
@@ -193,13 +201,7 @@ class NatsServer:
         """Stop gracefully (SIGTERM), then kill if it does not exit within ``timeout``."""
         if not self.process or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            logger.warning("nats-server %s did not stop in %ss; killing it", self.name, timeout)
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process, f"nats-server {self.name}", timeout)
         self._remove_ports_dir()
         logger.info("nats-server %s stopped", self.name)
 
@@ -226,6 +228,17 @@ class NatsServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def terminate(process: subprocess.Popen[bytes], name: str, timeout: float) -> None:
+    """SIGTERM, the graceful stop; SIGKILL if ``process`` is still there after ``timeout``."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        logger.warning("%s did not stop within %ss; killing it", name, timeout)
+        process.kill()
+        process.wait()
 
 
 def log_tail(path: Path, lines: int) -> str:

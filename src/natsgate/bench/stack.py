@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from natsgate.natsserver import NatsCluster, NatsServer, log_tail
+from natsgate.natsserver import NatsCluster, NatsServer, log_tail, terminate
 
 __all__ = ["ManagedProcess", "Stack", "StackError"]
 
@@ -94,13 +93,7 @@ class ManagedProcess:
         """SIGTERM (the graceful stop), then SIGKILL if it is still there after ``timeout``."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            logger.warning("%s did not stop within %ss; killing it", self.name, timeout)
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process, self.name, timeout)
 
 
 @dataclass
